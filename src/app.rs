@@ -1,0 +1,154 @@
+//! The running proxy: shared state, the accept loop, pool maintenance and
+//! graceful shutdown.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::backend::{BackendTarget, Pool};
+use crate::cancel::CancelRegistry;
+use crate::config::{Config, Database, User};
+use crate::prepared::StatementRegistry;
+
+/// State shared by every client session.
+#[derive(Debug)]
+pub struct Proxy {
+    /// The configuration in force.
+    pub config: Config,
+    pools: DashMap<(String, String), Arc<Pool>>,
+    /// Cancel keys handed to clients.
+    pub cancels: Arc<CancelRegistry>,
+    /// Prepared statements under proxy-chosen names.
+    pub statements: StatementRegistry,
+    shutdown: watch::Sender<bool>,
+    clients: AtomicUsize,
+}
+
+/// Counts a client session for as long as it lives.
+#[derive(Debug)]
+pub struct ClientGuard(Arc<Proxy>);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Proxy {
+    /// Creates the proxy and the pools that have a fixed login user.
+    pub fn new(config: Config) -> Arc<Proxy> {
+        let (shutdown, _) = watch::channel(false);
+        let proxy = Arc::new(Proxy {
+            config,
+            pools: DashMap::new(),
+            cancels: Arc::new(CancelRegistry::default()),
+            statements: StatementRegistry::default(),
+            shutdown,
+            clients: AtomicUsize::new(0),
+        });
+        for db in proxy.config.databases.values() {
+            if let Some(user) = &db.user {
+                proxy.insert_pool(db, user, db.password.clone());
+            }
+        }
+        proxy
+    }
+
+    fn insert_pool(&self, db: &Database, login: &str, password: Option<String>) -> Arc<Pool> {
+        self.pools
+            .entry((db.name.clone(), login.to_owned()))
+            .or_insert_with(|| {
+                let target = BackendTarget {
+                    host: db.host.clone(),
+                    port: db.port,
+                    dbname: db.dbname.clone(),
+                    user: login.to_owned(),
+                    password,
+                };
+                Pool::new(format!("{}/{}", db.name, login), target, db.pool.clone())
+            })
+            .clone()
+    }
+
+    /// The pool serving `user` on `db`: the database's fixed login if it has
+    /// one, else the client's own name and configured password.
+    pub fn pool_for(&self, db: &Database, user: &User) -> Arc<Pool> {
+        match &db.user {
+            Some(login) => self.insert_pool(db, login, db.password.clone()),
+            None => self.insert_pool(db, &user.name, user.plain_password.clone()),
+        }
+    }
+
+    /// A receiver that turns true when shutdown begins.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Begins a graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Counts a new client, or returns `None` when the limit is reached.
+    pub fn admit_client(self: &Arc<Self>) -> Option<ClientGuard> {
+        let now = self.clients.fetch_add(1, Ordering::Relaxed);
+        let guard = ClientGuard(self.clone());
+        (now < self.config.max_client_connections).then_some(guard)
+    }
+
+    /// Clients connected now.
+    pub fn client_count(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    /// Accepts clients until shutdown, then waits for sessions to finish their
+    /// transactions (up to the shutdown timeout).
+    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        let maintenance = tokio::spawn({
+            let proxy = self.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    tick.tick().await;
+                    let pools: Vec<_> = proxy.pools.iter().map(|p| p.value().clone()).collect();
+                    for pool in pools {
+                        pool.maintain().await;
+                    }
+                }
+            }
+        });
+        let mut stop = self.shutdown_signal();
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let proxy = self.clone();
+                        tokio::spawn(async move {
+                            crate::frontend::handle_client(proxy, stream, peer).await;
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        maintenance.abort();
+        tracing::info!(
+            clients = self.client_count(),
+            "shutting down: waiting for running transactions"
+        );
+        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
+        while self.client_count() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tracing::info!(remaining = self.client_count(), "shutdown complete");
+    }
+}

@@ -1,0 +1,7 @@
+//! Connections to PostgreSQL: logging in as a client, internal queries, and the pool.
+
+pub mod conn;
+pub mod pool;
+
+pub use conn::{BackendError, BackendTarget, ServerConn};
+pub use pool::{Checkout, Pool, PoolError};

@@ -1,0 +1,189 @@
+//! A pool of server connections for one (database, login user): bounded size,
+//! a wait queue with a timeout, idle and lifetime limits, and a minimum size.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::conn::{BackendError, BackendTarget, ServerConn};
+use crate::config::PoolSettings;
+
+/// Why a checkout failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    /// Every connection stayed busy for the whole wait timeout.
+    #[error("timed out after {0:?} waiting for a server connection")]
+    WaitTimeout(Duration),
+    /// A new connection could not be opened.
+    #[error("could not connect to the server: {0}")]
+    Connect(#[from] BackendError),
+}
+
+/// A server connection lent to one client, with the pool slot it occupies.
+#[derive(Debug)]
+pub struct Checkout {
+    /// The connection.
+    pub conn: ServerConn,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The pool.
+#[derive(Debug)]
+pub struct Pool {
+    /// `database/user`, for logs.
+    pub name: String,
+    target: BackendTarget,
+    settings: PoolSettings,
+    idle: Mutex<Vec<ServerConn>>,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    /// ParameterStatus values a server reported after a client's startup
+    /// settings were applied, by those settings.
+    startup_params: Mutex<HashMap<Settings, Settings>>,
+}
+
+type Settings = BTreeMap<String, String>;
+
+/// Distinct startup-setting combinations remembered per pool.
+const MAX_CACHED_STARTUPS: usize = 256;
+
+impl Pool {
+    /// A pool that connects to `target` with `settings`.
+    pub fn new(name: String, target: BackendTarget, settings: PoolSettings) -> Arc<Pool> {
+        Arc::new(Pool {
+            name,
+            permits: Arc::new(Semaphore::new(settings.pool_size)),
+            target,
+            settings,
+            idle: Mutex::new(Vec::new()),
+            waiting: AtomicUsize::new(0),
+            startup_params: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The pool's settings.
+    pub fn settings(&self) -> &PoolSettings {
+        &self.settings
+    }
+
+    /// The parameters to report to a client with these startup settings, if a
+    /// server reported them before.
+    pub fn startup_params(&self, settings: &Settings) -> Option<Settings> {
+        self.startup_params.lock().get(settings).cloned()
+    }
+
+    /// Remembers what a server reported for these startup settings.
+    pub fn remember_startup_params(&self, settings: &Settings, params: &Settings) {
+        let mut cache = self.startup_params.lock();
+        if cache.len() < MAX_CACHED_STARTUPS {
+            cache.insert(settings.clone(), params.clone());
+        }
+    }
+
+    /// Clients currently waiting for a connection.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Connections currently idle in the pool.
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().len()
+    }
+
+    /// Connections currently lent to clients.
+    pub fn active_count(&self) -> usize {
+        self.settings.pool_size - self.permits.available_permits()
+    }
+
+    /// Takes an idle connection that still looks healthy, or opens a new one,
+    /// waiting at most the wait timeout for a free slot.
+    pub async fn checkout(&self) -> Result<Checkout, PoolError> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let permit = tokio::time::timeout(
+            self.settings.wait_timeout,
+            self.permits.clone().acquire_owned(),
+        )
+        .await;
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = match permit {
+            Ok(Ok(p)) => p,
+            // The semaphore is never closed; treat it like a timeout regardless.
+            _ => return Err(PoolError::WaitTimeout(self.settings.wait_timeout)),
+        };
+        loop {
+            let candidate = self.idle.lock().pop();
+            match candidate {
+                Some(conn)
+                    if conn.looks_alive()
+                        && conn.created.elapsed() < self.settings.max_lifetime =>
+                {
+                    return Ok(Checkout {
+                        conn,
+                        _permit: permit,
+                    });
+                }
+                Some(conn) => {
+                    tracing::debug!(pool = %self.name, pid = conn.key.0, "dropping stale idle connection")
+                }
+                None => break,
+            }
+        }
+        let conn = ServerConn::connect(&self.target, self.settings.connect_timeout).await?;
+        tracing::debug!(pool = %self.name, pid = conn.key.0, "opened server connection");
+        Ok(Checkout {
+            conn,
+            _permit: permit,
+        })
+    }
+
+    /// Returns a connection that is idle and clean.
+    pub fn checkin(&self, mut c: Checkout) {
+        if c.conn.created.elapsed() >= self.settings.max_lifetime {
+            return;
+        }
+        c.conn.last_used = Instant::now();
+        self.idle.lock().push(c.conn);
+    }
+
+    /// Closes idle connections past their idle timeout (above the minimum) or
+    /// lifetime, and opens connections up to the minimum size.
+    pub async fn maintain(&self) {
+        {
+            let mut idle = self.idle.lock();
+            let min = self.settings.min_pool_size;
+            let mut keep = Vec::with_capacity(idle.len());
+            // Oldest-used first so the most recently used survive.
+            idle.sort_by_key(|c| c.last_used);
+            let total = idle.len();
+            for (i, conn) in idle.drain(..).enumerate() {
+                let surplus = total - i > min;
+                let expired = conn.created.elapsed() >= self.settings.max_lifetime
+                    || (surplus && conn.last_used.elapsed() >= self.settings.idle_timeout)
+                    || !conn.looks_alive();
+                if !expired {
+                    keep.push(conn);
+                }
+            }
+            *idle = keep;
+        }
+        while self.idle_count() + self.active_count() < self.settings.min_pool_size {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                break;
+            };
+            match ServerConn::connect(&self.target, self.settings.connect_timeout).await {
+                Ok(conn) => self.checkin(Checkout {
+                    conn,
+                    _permit: permit,
+                }),
+                Err(e) => {
+                    tracing::warn!(pool = %self.name, error = %e, "could not open a minimum-pool connection");
+                    break;
+                }
+            }
+        }
+    }
+}

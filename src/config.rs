@@ -1,0 +1,523 @@
+//! Configuration: a TOML file, command-line overrides, and validation that
+//! names the offending key and line.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::auth::Secret;
+
+/// How long a client keeps a backend connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// A backend is held for the whole client session.
+    #[default]
+    Session,
+    /// A backend is held for one transaction and returned at ReadyForQuery `I`.
+    Transaction,
+}
+
+/// How a client proves who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+pub enum AuthMethod {
+    /// SCRAM-SHA-256 (PostgreSQL's default since 14).
+    #[default]
+    #[serde(rename = "scram-sha-256")]
+    ScramSha256,
+    /// MD5 challenge/response (needs a plain-text or md5-hashed password).
+    #[serde(rename = "md5")]
+    Md5,
+    /// No password.
+    #[serde(rename = "trust")]
+    Trust,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    log_level: Option<String>,
+    max_client_connections: Option<usize>,
+    max_message_size: Option<usize>,
+    shutdown_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pool: PoolFile,
+    #[serde(default)]
+    databases: Vec<Spanned<DatabaseFile>>,
+    #[serde(default)]
+    users: Vec<Spanned<UserFile>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PoolFile {
+    mode: Option<PoolMode>,
+    pool_size: Option<usize>,
+    min_pool_size: Option<usize>,
+    connect_timeout_ms: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_lifetime_secs: Option<u64>,
+    wait_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DatabaseFile {
+    name: String,
+    #[serde(default = "default_host")]
+    host: String,
+    #[serde(default = "default_port")]
+    port: u16,
+    dbname: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    pool_mode: Option<PoolMode>,
+    pool_size: Option<usize>,
+    min_pool_size: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserFile {
+    name: String,
+    password: Option<String>,
+    #[serde(default)]
+    auth: AuthMethod,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+
+fn default_port() -> u16 {
+    5432
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Session or transaction pooling.
+    pub mode: PoolMode,
+    /// Most backend connections per (database, user).
+    pub pool_size: usize,
+    /// Backend connections kept open even when idle.
+    pub min_pool_size: usize,
+    /// Limit on connecting and authenticating to PostgreSQL.
+    pub connect_timeout: Duration,
+    /// Idle backends above `min_pool_size` are closed after this long.
+    pub idle_timeout: Duration,
+    /// Backends are closed (when idle) after this long.
+    pub max_lifetime: Duration,
+    /// A client waiting this long for a backend gets an error.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            mode: PoolMode::Session,
+            pool_size: 20,
+            min_pool_size: 0,
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(3600),
+            wait_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A database clients may connect to.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Name clients use in their connection string.
+    pub name: String,
+    /// PostgreSQL host.
+    pub host: String,
+    /// PostgreSQL port.
+    pub port: u16,
+    /// Database name on the server.
+    pub dbname: String,
+    /// User the proxy logs in as; `None` means the client's own user.
+    pub user: Option<String>,
+    /// Password for `user`.
+    pub password: Option<String>,
+    /// Pool settings after defaults and overrides.
+    pub pool: PoolSettings,
+}
+
+/// A user that may log in to the proxy.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Role name.
+    pub name: String,
+    /// How the user authenticates.
+    pub auth: AuthMethod,
+    /// Stored secret (absent only for `trust`).
+    pub secret: Option<Secret>,
+    /// The plain-text password when given, used for backend logins.
+    pub plain_password: Option<String>,
+}
+
+/// The validated, resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address for clients.
+    pub listen: String,
+    /// Log filter when `RUST_LOG` is unset.
+    pub log_level: String,
+    /// Most client connections at once.
+    pub max_client_connections: usize,
+    /// Largest protocol message accepted from a peer.
+    pub max_message_size: usize,
+    /// How long running transactions may take to finish on shutdown.
+    pub shutdown_timeout: Duration,
+    /// Databases by client-facing name.
+    pub databases: HashMap<String, Database>,
+    /// Users by name.
+    pub users: HashMap<String, User>,
+}
+
+/// Command-line settings that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--upstream postgres://user:pass@host:port/db`.
+    pub upstream: Option<String>,
+    /// `--pool-mode`.
+    pub pool_mode: Option<PoolMode>,
+    /// `--pool-size`.
+    pub pool_size: Option<usize>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+/// A configuration problem, located where possible.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+fn located(
+    text: &str,
+    span: std::ops::Range<usize>,
+    key: &str,
+    msg: impl std::fmt::Display,
+) -> ConfigError {
+    ConfigError(format!(
+        "configuration error at line {}: key `{key}`: {msg}",
+        line_of(text, span.start)
+    ))
+}
+
+impl Config {
+    /// Parses and validates a configuration file's text, then applies overrides.
+    pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| ConfigError(format!("configuration error: {e}")))?;
+        Self::build(text, file, overrides)
+    }
+
+    /// Builds a configuration from overrides alone (the `--upstream` quick start).
+    pub fn from_overrides(overrides: &Overrides) -> Result<Config, ConfigError> {
+        Self::build("", FileConfig::default(), overrides)
+    }
+
+    fn build(text: &str, file: FileConfig, ov: &Overrides) -> Result<Config, ConfigError> {
+        let defaults = PoolSettings::default();
+        let p = &file.pool;
+        let mut pool = PoolSettings {
+            mode: p.mode.unwrap_or(defaults.mode),
+            pool_size: p.pool_size.unwrap_or(defaults.pool_size),
+            min_pool_size: p.min_pool_size.unwrap_or(defaults.min_pool_size),
+            connect_timeout: p
+                .connect_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.connect_timeout),
+            idle_timeout: p
+                .idle_timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.idle_timeout),
+            max_lifetime: p
+                .max_lifetime_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.max_lifetime),
+            wait_timeout: p
+                .wait_timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(defaults.wait_timeout),
+        };
+        if let Some(mode) = ov.pool_mode {
+            pool.mode = mode;
+        }
+        if let Some(size) = ov.pool_size {
+            pool.pool_size = size;
+        }
+
+        let mut databases = HashMap::new();
+        for db in &file.databases {
+            let span = db.span();
+            let d = db.get_ref();
+            let mut settings = pool.clone();
+            if ov.pool_mode.is_none() {
+                if let Some(mode) = d.pool_mode {
+                    settings.mode = mode;
+                }
+            }
+            if ov.pool_size.is_none() {
+                if let Some(size) = d.pool_size {
+                    settings.pool_size = size;
+                }
+            }
+            if let Some(min) = d.min_pool_size {
+                settings.min_pool_size = min;
+            }
+            if d.name.is_empty() {
+                return Err(located(text, span, "databases.name", "must not be empty"));
+            }
+            validate_pool(&settings).map_err(|(key, msg)| {
+                located(text, span.clone(), &format!("databases.{key}"), msg)
+            })?;
+            if d.password.is_some() && d.user.is_none() {
+                return Err(located(
+                    text,
+                    span,
+                    "databases.password",
+                    "is set but `user` is not",
+                ));
+            }
+            let database = Database {
+                name: d.name.clone(),
+                host: d.host.clone(),
+                port: d.port,
+                dbname: d.dbname.clone().unwrap_or_else(|| d.name.clone()),
+                user: d.user.clone(),
+                password: d.password.clone(),
+                pool: settings,
+            };
+            if databases.insert(d.name.clone(), database).is_some() {
+                return Err(located(
+                    text,
+                    db.span(),
+                    "databases.name",
+                    format!("database \"{}\" is declared twice", d.name),
+                ));
+            }
+        }
+
+        let mut users = HashMap::new();
+        for u in &file.users {
+            let span = u.span();
+            let uf = u.get_ref();
+            let user = make_user(&uf.name, uf.auth, uf.password.as_deref())
+                .map_err(|(key, msg)| located(text, span.clone(), &format!("users.{key}"), msg))?;
+            if users.insert(uf.name.clone(), user).is_some() {
+                return Err(located(
+                    text,
+                    span,
+                    "users.name",
+                    format!("user \"{}\" is declared twice", uf.name),
+                ));
+            }
+        }
+
+        if let Some(url) = &ov.upstream {
+            let (db, user) = upstream(url, &pool)?;
+            users.insert(user.name.clone(), user);
+            databases.insert(db.name.clone(), db);
+        }
+        if databases.is_empty() {
+            return Err(ConfigError(
+                "configuration error: no databases: declare [[databases]] in the file or pass --upstream".into(),
+            ));
+        }
+        for db in databases.values() {
+            if db.user.is_none() && db.pool.min_pool_size > 0 {
+                return Err(ConfigError(format!(
+                    "configuration error: database \"{}\": min_pool_size needs a fixed `user` to log in with",
+                    db.name
+                )));
+            }
+        }
+
+        let listen = ov
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:6432".into());
+        Ok(Config {
+            listen,
+            log_level: ov
+                .log_level
+                .clone()
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".into()),
+            max_client_connections: file.max_client_connections.unwrap_or(10_000),
+            max_message_size: file.max_message_size.unwrap_or(256 << 20),
+            shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
+            databases,
+            users,
+        })
+    }
+}
+
+fn validate_pool(p: &PoolSettings) -> Result<(), (&'static str, String)> {
+    if p.pool_size == 0 {
+        return Err(("pool_size", "must be at least 1".into()));
+    }
+    if p.min_pool_size > p.pool_size {
+        return Err((
+            "min_pool_size",
+            format!("({}) exceeds pool_size ({})", p.min_pool_size, p.pool_size),
+        ));
+    }
+    Ok(())
+}
+
+fn make_user(
+    name: &str,
+    auth: AuthMethod,
+    password: Option<&str>,
+) -> Result<User, (&'static str, String)> {
+    if name.is_empty() {
+        return Err(("name", "must not be empty".into()));
+    }
+    let secret = match (auth, password) {
+        (AuthMethod::Trust, _) => None,
+        (_, None) => {
+            return Err((
+                "password",
+                format!("is required for user \"{name}\" unless auth = \"trust\""),
+            ))
+        }
+        (AuthMethod::ScramSha256, Some(pw)) => {
+            Some(Secret::for_scram(pw).map_err(|e| ("password", e))?)
+        }
+        (AuthMethod::Md5, Some(pw)) => {
+            Some(Secret::for_md5(name, pw).map_err(|e| ("password", e))?)
+        }
+    };
+    let plain_password = password
+        .filter(|p| !crate::auth::is_hashed(p))
+        .map(str::to_owned);
+    Ok(User {
+        name: name.to_owned(),
+        auth,
+        secret,
+        plain_password,
+    })
+}
+
+fn upstream(url: &str, pool: &PoolSettings) -> Result<(Database, User), ConfigError> {
+    let bad = |msg: &str| {
+        ConfigError(format!(
+            "--upstream: {msg} (expected postgres://USER:PASSWORD@HOST:PORT/DB)"
+        ))
+    };
+    let pg = tokio_postgres::Config::from_str(url).map_err(|e| bad(&e.to_string()))?;
+    let user = pg.get_user().ok_or_else(|| bad("no user"))?.to_owned();
+    let password = pg
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .ok_or_else(|| bad("no password"))?;
+    let host = match pg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(_) => return Err(bad("only TCP hosts are supported")),
+        None => "127.0.0.1".into(),
+    };
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    let dbname = pg.get_dbname().unwrap_or(&user).to_owned();
+    validate_pool(pool).map_err(|(k, m)| bad(&format!("{k} {m}")))?;
+    let db = Database {
+        name: dbname.clone(),
+        host,
+        port,
+        dbname,
+        user: Some(user.clone()),
+        password: Some(password.clone()),
+        pool: pool.clone(),
+    };
+    let u = make_user(&user, AuthMethod::ScramSha256, Some(&password)).map_err(|(_, m)| bad(&m))?;
+    Ok((db, u))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_file() {
+        let text = r#"
+listen = "0.0.0.0:7000"
+[pool]
+mode = "transaction"
+pool_size = 5
+[[databases]]
+name = "app"
+port = 5433
+user = "u"
+password = "p"
+[[users]]
+name = "alice"
+password = "secret"
+auth = "md5"
+"#;
+        let c = Config::from_toml(text, &Overrides::default()).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:7000");
+        let db = &c.databases["app"];
+        assert_eq!(
+            (db.port, db.dbname.as_str(), db.pool.pool_size),
+            (5433, "app", 5)
+        );
+        assert_eq!(db.pool.mode, PoolMode::Transaction);
+        assert_eq!(c.users["alice"].auth, AuthMethod::Md5);
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let text = "[pool]\npool_size = 2\n\n[[databases]]\nname = \"x\"\nmin_pool_size = 5\nuser = \"u\"\n";
+        let e = Config::from_toml(text, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 4") && e.contains("databases.min_pool_size"),
+            "{e}"
+        );
+        let e = Config::from_toml("[pool]\nmode = \"weird\"\n", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("mode"), "{e}");
+        let e = Config::from_toml(
+            "[[databases]]\nname = \"a\"\nprot = 1\n",
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 3") && e.contains("prot"), "{e}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let text = "[pool]\nmode = \"session\"\n[[databases]]\nname = \"a\"\n";
+        let ov = Overrides {
+            pool_mode: Some(PoolMode::Transaction),
+            upstream: Some("postgres://bob:pw@db.example:6543/shop".into()),
+            ..Default::default()
+        };
+        let c = Config::from_toml(text, &ov).unwrap();
+        assert_eq!(c.databases["a"].pool.mode, PoolMode::Transaction);
+        let shop = &c.databases["shop"];
+        assert_eq!(
+            (shop.host.as_str(), shop.port, shop.user.as_deref()),
+            ("db.example", 6543, Some("bob"))
+        );
+        assert_eq!(c.users["bob"].auth, AuthMethod::ScramSha256);
+    }
+}

@@ -1,0 +1,886 @@
+//! One client's session after startup: the event loop that moves frames
+//! between the client and the server it currently holds, keeps the queue of
+//! responses it expects, and lends and returns server connections.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::{frame_error_text, ClientIo};
+use crate::app::{ClientGuard, Proxy};
+use crate::backend::conn::SERVER_MAX_MESSAGE;
+use crate::backend::{BackendError, Checkout, Pool, PoolError, ServerConn};
+use crate::cancel::{CancelKey, CancelTarget};
+use crate::config::PoolMode;
+use crate::prepared::Statement;
+use crate::protocol::{self, cut_frame, Frame, Severity};
+
+/// Stop reading from one side while this much is queued for the other.
+const HIGH_WATER: usize = 1 << 20;
+/// Proxy-named statements kept per server before it is cleared.
+const MAX_PREPARED_PER_SERVER: usize = 2000;
+/// Reads every setting the client's session changed, to carry it to the next server.
+const CAPTURE_SETTINGS: &str =
+    "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
+
+/// What the server will answer next, in order, for messages already sent.
+#[derive(Debug)]
+enum Expect {
+    /// Parse; `server_name` is set when the proxy named the statement.
+    Parse {
+        forward: bool,
+        server_name: Option<Arc<str>>,
+    },
+    Bind,
+    Describe,
+    Execute,
+    Close,
+    Sync,
+    /// Simple Query or FunctionCall: everything up to ReadyForQuery.
+    Query,
+    /// A reply the proxy produces itself once everything before it was answered.
+    Synthetic(Bytes),
+    /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
+    /// server confirmed entering copy-in mode; it gets no reply.
+    CopyEnd,
+}
+
+impl Expect {
+    fn forwards(&self) -> bool {
+        !matches!(self, Expect::Parse { forward: false, .. })
+    }
+
+    /// Whether a server message with `tag` completes this expectation.
+    fn ends_with(&self, tag: u8) -> bool {
+        match self {
+            Expect::Parse { .. } => tag == b'1',
+            Expect::Bind => tag == b'2',
+            Expect::Close => tag == b'3',
+            Expect::Describe => tag == b'T' || tag == b'n',
+            Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
+            Expect::Sync | Expect::Query => tag == b'Z',
+            Expect::Synthetic(_) | Expect::CopyEnd => false,
+        }
+    }
+}
+
+/// Why the session loop stopped.
+enum End {
+    /// Client closed or sent Terminate.
+    ClientGone,
+    /// The proxy told the client FATAL and closes.
+    Fatal,
+}
+
+enum Event {
+    ClientRead(std::io::Result<usize>),
+    ServerRead(std::io::Result<usize>),
+    ClientWrote(std::io::Result<usize>),
+    ServerWrote(std::io::Result<usize>),
+    Shutdown,
+}
+
+/// A client session.
+pub struct Session {
+    proxy: Arc<Proxy>,
+    pool: Arc<Pool>,
+    mode: PoolMode,
+    client: TcpStream,
+    client_in: BytesMut,
+    to_client: BytesMut,
+    to_server: BytesMut,
+    max_message: usize,
+    server: Option<Checkout>,
+    expect: VecDeque<Expect>,
+    /// Client statement name → shared statement (transaction mode only).
+    statements: HashMap<String, Arc<Statement>>,
+    /// Session settings the client's backend must have.
+    desired: BTreeMap<String, String>,
+    /// Transaction status from the last ReadyForQuery.
+    status: u8,
+    /// The client changed settings: read them back before releasing the server.
+    capture_settings: bool,
+    /// The client created state that cannot follow it: DISCARD ALL on release.
+    discard_on_release: bool,
+    /// The server sent FATAL (code, message) and is about to close.
+    server_dying: Option<(String, String)>,
+    /// A failure to report at the client's next statement: its server died
+    /// while it was idle inside a transaction (or session).
+    pending_error: Option<(String, String)>,
+    /// Dropping extended-protocol messages up to Sync after reporting an error.
+    skip_to_sync: bool,
+    /// The server is in copy-in mode, where it ignores Sync and Flush.
+    in_copy_in: bool,
+    shutdown: watch::Receiver<bool>,
+    closing: bool,
+    cancel: CancelKey,
+    _guard: ClientGuard,
+}
+
+impl Session {
+    pub(super) fn new(
+        proxy: Arc<Proxy>,
+        pool: Arc<Pool>,
+        io: ClientIo,
+        desired: BTreeMap<String, String>,
+        cancel: CancelKey,
+        guard: ClientGuard,
+    ) -> Session {
+        Session {
+            mode: pool.settings().mode,
+            proxy: proxy.clone(),
+            pool,
+            client: io.stream,
+            client_in: io.rbuf,
+            to_client: io.wbuf,
+            to_server: BytesMut::with_capacity(8 * 1024),
+            max_message: io.max_message,
+            server: None,
+            expect: VecDeque::new(),
+            statements: HashMap::new(),
+            desired,
+            status: b'I',
+            capture_settings: false,
+            discard_on_release: false,
+            server_dying: None,
+            pending_error: None,
+            skip_to_sync: false,
+            in_copy_in: false,
+            shutdown: proxy.shutdown_signal(),
+            closing: false,
+            cancel,
+            _guard: guard,
+        }
+    }
+
+    /// Finishes startup: takes a server, applies the client's startup settings,
+    /// relays the server's ParameterStatus, and sends our key and ReadyForQuery.
+    pub(super) async fn start(&mut self) -> Result<(), std::io::Error> {
+        // In transaction mode a client whose settings were seen before gets the
+        // parameters a server reported then, so connecting needs no server.
+        let cached = match self.mode {
+            PoolMode::Transaction => self.pool.startup_params(&self.desired),
+            PoolMode::Session => None,
+        };
+        let params = match cached {
+            Some(p) => p,
+            None => {
+                if self.acquire_server().await.is_err() {
+                    self.client.write_all(&self.to_client).await?;
+                    return Err(std::io::ErrorKind::ConnectionAborted.into());
+                }
+                let params = self
+                    .server
+                    .as_ref()
+                    .map(|co| co.conn.params.clone())
+                    .unwrap_or_default();
+                self.pool.remember_startup_params(&self.desired, &params);
+                params
+            }
+        };
+        for (k, v) in &params {
+            protocol::put_parameter_status(&mut self.to_client, k, v);
+        }
+        protocol::put_backend_key_data(&mut self.to_client, self.cancel.pid, self.cancel.secret);
+        protocol::put_ready_for_query(&mut self.to_client, b'I');
+        if self.mode == PoolMode::Transaction {
+            self.release_server().await;
+        }
+        self.client.write_all(&self.to_client).await?;
+        self.to_client.clear();
+        Ok(())
+    }
+
+    /// The event loop; returns when the client is gone.
+    pub async fn run(mut self) {
+        let end = self.event_loop().await;
+        if matches!(end, End::Fatal) {
+            let _ = self.client.write_all(&self.to_client).await;
+        }
+        self.finish_server().await;
+    }
+
+    async fn event_loop(&mut self) -> End {
+        loop {
+            let event = {
+                let (mut cr, mut cw) = self.client.split();
+                let client_in = &mut self.client_in;
+                let to_client = &mut self.to_client;
+                let to_server = &mut self.to_server;
+                let read_client = to_server.len() < HIGH_WATER;
+                let read_server = to_client.len() < HIGH_WATER;
+                let write_server = !to_server.is_empty();
+                let write_client = !to_client.is_empty();
+                let (mut server_r, mut server_w) = match self.server.as_mut() {
+                    Some(co) => {
+                        let ServerConn { stream, rbuf, .. } = &mut co.conn;
+                        if rbuf.capacity() - rbuf.len() < 4096 {
+                            rbuf.reserve(64 * 1024);
+                        }
+                        let (r, w) = stream.split();
+                        (Some((r, rbuf)), Some(w))
+                    }
+                    None => (None, None),
+                };
+                let has_server = server_w.is_some();
+                let shutdown = &mut self.shutdown;
+                let closing = self.closing;
+                if client_in.capacity() - client_in.len() < 4096 {
+                    client_in.reserve(16 * 1024);
+                }
+                let server_read = async {
+                    match server_r.as_mut() {
+                        Some((r, rbuf)) => r.read_buf(*rbuf).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let server_write = async {
+                    match server_w.as_mut() {
+                        Some(w) => w.write_buf(to_server).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    r = server_write, if has_server && write_server => Event::ServerWrote(r),
+                    r = cw.write_buf(to_client), if write_client => Event::ClientWrote(r),
+                    r = server_read, if has_server && read_server => Event::ServerRead(r),
+                    r = cr.read_buf(client_in), if read_client => Event::ClientRead(r),
+                    _ = shutdown.wait_for(|s| *s), if !closing => Event::Shutdown,
+                }
+            };
+            let outcome = match event {
+                Event::ClientRead(Ok(0)) | Event::ClientRead(Err(_)) => Err(End::ClientGone),
+                Event::ClientWrote(Ok(0)) | Event::ClientWrote(Err(_)) => Err(End::ClientGone),
+                Event::ClientRead(Ok(_)) => self.on_client_data().await,
+                Event::ServerRead(Ok(0)) => {
+                    self.server_lost("server closed the connection unexpectedly");
+                    Ok(())
+                }
+                Event::ServerRead(Err(e)) | Event::ServerWrote(Err(e)) => {
+                    self.server_lost(&e.to_string());
+                    Ok(())
+                }
+                Event::ServerRead(Ok(_)) => self.on_server_data().await,
+                Event::ClientWrote(Ok(_)) | Event::ServerWrote(Ok(_)) => Ok(()),
+                Event::Shutdown => {
+                    self.closing = true;
+                    Ok(())
+                }
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+            if self.closing && self.is_idle() {
+                protocol::put_error(
+                    &mut self.to_client,
+                    Severity::Fatal,
+                    "57P01",
+                    "terminating connection due to administrator command",
+                );
+                return End::Fatal;
+            }
+        }
+    }
+
+    /// Between transactions with nothing outstanding.
+    fn is_idle(&self) -> bool {
+        self.expect.is_empty()
+            && self.status == b'I'
+            && self.to_server.is_empty()
+            && !self.in_copy_in
+    }
+
+    fn renames_statements(&self) -> bool {
+        self.mode == PoolMode::Transaction
+    }
+
+    async fn on_client_data(&mut self) -> Result<(), End> {
+        loop {
+            let frame = match cut_frame(&mut self.client_in, self.max_message) {
+                Ok(Some(f)) => f,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.fatal("08P01", &frame_error_text(&e))),
+            };
+            self.on_client_frame(frame).await?;
+        }
+    }
+
+    fn fatal(&mut self, code: &str, message: &str) -> End {
+        protocol::put_error(&mut self.to_client, Severity::Fatal, code, message);
+        End::Fatal
+    }
+
+    async fn on_client_frame(&mut self, frame: Frame) -> Result<(), End> {
+        if self.skip_to_sync || self.pending_error.is_some() {
+            if let Some(done) = self.report_pending(&frame) {
+                return done;
+            }
+        }
+        match frame.tag {
+            b'Q' => {
+                self.ensure_server().await?;
+                if self.mode == PoolMode::Transaction {
+                    self.scan_sql(frame.body());
+                }
+                self.send(Expect::Query, &frame.bytes);
+            }
+            b'P' => self.client_parse(frame).await?,
+            b'B' => self.client_bind(frame).await?,
+            b'D' => self.client_describe(frame).await?,
+            b'E' => {
+                self.ensure_server().await?;
+                self.send(Expect::Execute, &frame.bytes);
+            }
+            b'C' => self.client_close(frame).await?,
+            b'S' if self.in_copy_in => self.to_server.extend_from_slice(&frame.bytes),
+            b'S' => {
+                if self.server.is_none() && self.expect.is_empty() && self.status == b'I' {
+                    // Nothing outstanding and no transaction: answer without a server.
+                    protocol::put_ready_for_query(&mut self.to_client, b'I');
+                } else {
+                    self.ensure_server().await?;
+                    self.send(Expect::Sync, &frame.bytes);
+                }
+            }
+            b'H' => {
+                if self.server.is_some() {
+                    self.to_server.extend_from_slice(&frame.bytes);
+                }
+            }
+            b'F' => {
+                self.ensure_server().await?;
+                self.send(Expect::Query, &frame.bytes);
+            }
+            b'd' | b'c' | b'f' => {
+                // Copy data for a server that died mid-COPY is dropped.
+                if self.server.is_some() {
+                    self.to_server.extend_from_slice(&frame.bytes);
+                    if frame.tag != b'd' {
+                        if self.in_copy_in {
+                            self.in_copy_in = false;
+                        } else {
+                            self.expect.push_back(Expect::CopyEnd);
+                        }
+                    }
+                }
+            }
+            b'X' => return Err(End::ClientGone),
+            tag => {
+                let msg = format!("invalid frontend message type {tag}");
+                return Err(self.fatal("08P01", &msg));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reports a lost server at the client's next statement. Returns `None`
+    /// when the frame should be handled normally.
+    fn report_pending(&mut self, frame: &Frame) -> Option<Result<(), End>> {
+        match frame.tag {
+            b'X' => None,
+            b'H' | b'd' | b'c' | b'f' => Some(Ok(())),
+            b'S' if self.skip_to_sync => {
+                self.skip_to_sync = false;
+                protocol::put_ready_for_query(&mut self.to_client, b'I');
+                Some(Ok(()))
+            }
+            _ if self.skip_to_sync => Some(Ok(())),
+            tag => {
+                let (code, msg) = self.pending_error.take()?;
+                protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
+                if matches!(tag, b'Q' | b'F' | b'S') {
+                    protocol::put_ready_for_query(&mut self.to_client, b'I');
+                } else {
+                    self.skip_to_sync = true;
+                }
+                Some(Ok(()))
+            }
+        }
+    }
+
+    fn send(&mut self, expect: Expect, bytes: &[u8]) {
+        self.to_server.extend_from_slice(bytes);
+        self.expect.push_back(expect);
+    }
+
+    /// Queues a reply of the proxy's own, delivered in order after earlier replies.
+    fn synthetic(&mut self, tag: u8) {
+        let mut buf = BytesMut::new();
+        protocol::put_empty(&mut buf, tag);
+        if self.expect.is_empty() {
+            self.to_client.extend_from_slice(&buf);
+        } else {
+            self.expect.push_back(Expect::Synthetic(buf.freeze()));
+        }
+    }
+
+    fn malformed(&mut self, what: &str) -> End {
+        self.fatal("08P01", &format!("invalid {what} message"))
+    }
+
+    async fn client_parse(&mut self, frame: Frame) -> Result<(), End> {
+        let Some(parse) = protocol::decode_parse(frame.body()) else {
+            return Err(self.malformed("Parse"));
+        };
+        if self.mode == PoolMode::Transaction {
+            self.scan_sql(parse.query.as_bytes());
+        }
+        if !self.renames_statements() || parse.name.is_empty() {
+            self.ensure_server().await?;
+            self.send(
+                Expect::Parse {
+                    forward: true,
+                    server_name: None,
+                },
+                &frame.bytes,
+            );
+            return Ok(());
+        }
+        let stmt = self.proxy.statements.intern(parse.query, parse.rest);
+        let name = parse.name.to_owned();
+        self.statements.insert(name, stmt.clone());
+        if self.server.is_none() {
+            // Between transactions: acknowledge now and prepare on the server at
+            // first Bind/Describe, which reports any error. Waiting for a server
+            // here would deadlock clients that prepare synchronously while their
+            // other connections hold servers mid-transaction (pgbench -M prepared).
+            self.synthetic(b'1');
+            return Ok(());
+        }
+        if self.server_has(&stmt) {
+            self.synthetic(b'1');
+        } else {
+            self.prepare_on_server(&stmt, true);
+        }
+        Ok(())
+    }
+
+    fn server_has(&self, stmt: &Statement) -> bool {
+        self.server
+            .as_ref()
+            .is_some_and(|co| co.conn.prepared.contains(&stmt.server_name))
+    }
+
+    fn prepare_on_server(&mut self, stmt: &Statement, forward: bool) {
+        if let Some(co) = self.server.as_mut() {
+            co.conn.prepared.insert(stmt.server_name.clone());
+        }
+        let expect = Expect::Parse {
+            forward,
+            server_name: Some(stmt.server_name.clone()),
+        };
+        self.send(expect, &stmt.parse);
+    }
+
+    /// The shared statement for a client's statement name, prepared on the
+    /// current server first if needed. `None` for names the proxy does not map.
+    fn map_statement(&mut self, name: &str) -> Option<Arc<Statement>> {
+        if !self.renames_statements() || name.is_empty() {
+            return None;
+        }
+        let stmt = self.statements.get(name)?.clone();
+        if !self.server_has(&stmt) {
+            self.prepare_on_server(&stmt, false);
+        }
+        Some(stmt)
+    }
+
+    async fn client_bind(&mut self, frame: Frame) -> Result<(), End> {
+        let Some(bind) = protocol::decode_bind(frame.body()) else {
+            return Err(self.malformed("Bind"));
+        };
+        self.ensure_server().await?;
+        match self.map_statement(bind.statement) {
+            Some(stmt) => {
+                let mut out = BytesMut::with_capacity(frame.bytes.len() + 16);
+                protocol::put_bind(&mut out, bind.portal, &stmt.server_name, bind.rest);
+                self.send(Expect::Bind, &out);
+            }
+            None => self.send(Expect::Bind, &frame.bytes),
+        }
+        Ok(())
+    }
+
+    async fn client_describe(&mut self, frame: Frame) -> Result<(), End> {
+        let Some((kind, name)) = protocol::decode_target(frame.body()) else {
+            return Err(self.malformed("Describe"));
+        };
+        self.ensure_server().await?;
+        let mapped = if kind == b'S' {
+            self.map_statement(name)
+        } else {
+            None
+        };
+        match mapped {
+            Some(stmt) => {
+                let mut out = BytesMut::new();
+                protocol::put_target(&mut out, b'D', b'S', &stmt.server_name);
+                self.send(Expect::Describe, &out);
+            }
+            None => self.send(Expect::Describe, &frame.bytes),
+        }
+        Ok(())
+    }
+
+    async fn client_close(&mut self, frame: Frame) -> Result<(), End> {
+        let Some((kind, name)) = protocol::decode_target(frame.body()) else {
+            return Err(self.malformed("Close"));
+        };
+        if kind == b'S' && self.renames_statements() && !name.is_empty() {
+            // The server keeps the shared statement for other clients.
+            self.statements.remove(name);
+            self.synthetic(b'3');
+            return Ok(());
+        }
+        self.ensure_server().await?;
+        self.send(Expect::Close, &frame.bytes);
+        Ok(())
+    }
+
+    /// Notes SQL that creates session state a later transaction's server won't have.
+    fn scan_sql(&mut self, sql: &[u8]) {
+        if contains_ci(sql, b"set_config") {
+            self.capture_settings = true;
+        }
+        if contains_ci(sql, b"advisory_lock")
+            || contains_ci(sql, b"advisory_lock_shared")
+            || (contains_ci(sql, b"temp") && contains_ci(sql, b"create"))
+        {
+            self.discard_on_release = true;
+        }
+    }
+
+    fn note_command_tag(&mut self, body: &[u8]) {
+        let Some(tag) = protocol::decode_command_tag(body) else {
+            return;
+        };
+        match tag {
+            "SET" | "RESET" => self.capture_settings = true,
+            "LISTEN" | "PREPARE" | "DECLARE CURSOR" | "LOAD" => self.discard_on_release = true,
+            _ => {}
+        }
+    }
+
+    async fn on_server_data(&mut self) -> Result<(), End> {
+        loop {
+            let Some(co) = self.server.as_mut() else {
+                return Ok(());
+            };
+            let frame = match cut_frame(&mut co.conn.rbuf, SERVER_MAX_MESSAGE) {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    self.server_lost(&format!("invalid message from server: {e}"));
+                    return Ok(());
+                }
+            };
+            self.on_server_frame(frame)?;
+        }
+        if self.mode == PoolMode::Transaction && self.server.is_some() && self.is_idle() {
+            self.release_server().await;
+        }
+        Ok(())
+    }
+
+    fn on_server_frame(&mut self, frame: Frame) -> Result<(), End> {
+        match frame.tag {
+            b'N' | b'A' => self.to_client.extend_from_slice(&frame.bytes),
+            b'S' => {
+                if let (Some((k, v)), Some(co)) = (
+                    protocol::decode_parameter_status(frame.body()),
+                    self.server.as_mut(),
+                ) {
+                    co.conn.params.insert(k.to_owned(), v.to_owned());
+                }
+                self.capture_settings = true;
+                self.to_client.extend_from_slice(&frame.bytes);
+            }
+            b'E' => self.on_server_error(frame)?,
+            tag => {
+                let forward = self.expect.front().is_none_or(Expect::forwards);
+                if forward {
+                    self.to_client.extend_from_slice(&frame.bytes);
+                }
+                match tag {
+                    b'G' => self.enter_copy_in(),
+                    b'Z' => {
+                        self.status = frame.body().first().copied().unwrap_or(b'I');
+                        tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
+                    }
+                    b'C' if self.mode == PoolMode::Transaction => {
+                        self.note_command_tag(frame.body())
+                    }
+                    _ => {}
+                }
+                if self.expect.front().is_some_and(|e| e.ends_with(tag)) {
+                    self.expect.pop_front();
+                }
+            }
+        }
+        self.emit_synthetic();
+        Ok(())
+    }
+
+    fn on_server_error(&mut self, frame: Frame) -> Result<(), End> {
+        let fields = protocol::decode_error(frame.body());
+        if matches!(fields.severity.as_str(), "FATAL" | "PANIC") {
+            // The server is about to close. The client keeps its connection to
+            // the proxy, so report this as a statement error, now if it is
+            // waiting, else at its next statement.
+            if !self.expect.is_empty() {
+                protocol::put_error(
+                    &mut self.to_client,
+                    Severity::Error,
+                    &fields.code,
+                    &fields.message,
+                );
+            }
+            self.server_dying = Some((fields.code, fields.message));
+            return Ok(());
+        }
+        self.to_client.extend_from_slice(&frame.bytes);
+        match self.expect.front() {
+            Some(Expect::Query) | None => {}
+            Some(_) => {
+                // Extended protocol: the server skips everything up to Sync.
+                while let Some(e) = self.expect.front() {
+                    if matches!(e, Expect::Sync) {
+                        break;
+                    }
+                    if let Some(Expect::Parse {
+                        server_name: Some(name),
+                        ..
+                    }) = self.expect.pop_front()
+                    {
+                        if let Some(co) = self.server.as_mut() {
+                            co.conn.prepared.remove(&name);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn emit_synthetic(&mut self) {
+        while let Some(Expect::Synthetic(_) | Expect::CopyEnd) = self.expect.front() {
+            if let Some(Expect::Synthetic(bytes)) = self.expect.pop_front() {
+                self.to_client.extend_from_slice(&bytes);
+            }
+        }
+    }
+
+    /// The server entered copy-in mode for the statement at the head of the
+    /// queue: it will ignore every Sync the client sends before ending the copy.
+    fn enter_copy_in(&mut self) {
+        let mut i = 1;
+        while i < self.expect.len() {
+            match self.expect[i] {
+                Expect::CopyEnd => {
+                    self.expect.remove(i);
+                    return;
+                }
+                Expect::Sync => {
+                    self.expect.remove(i);
+                }
+                _ => i += 1,
+            }
+        }
+        self.in_copy_in = true;
+    }
+
+    /// The server connection failed: tell a client that was waiting on it,
+    /// and carry on without it; the next statement takes a new one.
+    fn server_lost(&mut self, why: &str) {
+        tracing::warn!(pool = %self.pool.name, reason = why, "lost server connection");
+        let Some(_dead) = self.server.take() else {
+            return;
+        };
+        self.cancel.slot.set(None);
+        let dying = self.server_dying.take();
+        let (code, msg) = dying.clone().unwrap_or_else(|| {
+            (
+                "08006".to_owned(),
+                format!("partproxy: lost the server connection: {why}"),
+            )
+        });
+        if !self.expect.is_empty() {
+            if dying.is_none() {
+                protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
+            }
+            if self
+                .expect
+                .iter()
+                .any(|e| matches!(e, Expect::Sync | Expect::Query))
+            {
+                protocol::put_ready_for_query(&mut self.to_client, b'I');
+            }
+        } else if self.status != b'I' || self.mode == PoolMode::Session {
+            self.pending_error = Some((code, msg));
+        }
+        self.expect.clear();
+        self.to_server.clear();
+        self.status = b'I';
+        self.in_copy_in = false;
+    }
+
+    async fn ensure_server(&mut self) -> Result<(), End> {
+        if self.server.is_some() {
+            return Ok(());
+        }
+        self.acquire_server().await.map_err(|()| End::Fatal)
+    }
+
+    /// Checks out a server and brings its settings in line with the client's.
+    /// On failure a FATAL error is queued for the client.
+    async fn acquire_server(&mut self) -> Result<(), ()> {
+        let mut co = match self.pool.checkout().await {
+            Ok(co) => co,
+            Err(e) => {
+                let code = match e {
+                    PoolError::WaitTimeout(_) => "53300",
+                    PoolError::Connect(BackendError::Server(ref f)) => {
+                        let msg =
+                            format!("partproxy: could not connect to the server: {}", f.message);
+                        let code = f.code.clone();
+                        protocol::put_error(&mut self.to_client, Severity::Fatal, &code, &msg);
+                        return Err(());
+                    }
+                    PoolError::Connect(_) => "08006",
+                };
+                let msg = format!("partproxy: {e} (pool {})", self.pool.name);
+                protocol::put_error(&mut self.to_client, Severity::Fatal, code, &msg);
+                return Err(());
+            }
+        };
+        if let Err(e) = apply_settings(&mut co.conn, &self.desired).await {
+            let (code, msg) = match e {
+                BackendError::Server(f) => (f.code, f.message),
+                other => ("08006".to_owned(), format!("partproxy: {other}")),
+            };
+            protocol::put_error(&mut self.to_client, Severity::Fatal, &code, &msg);
+            return Err(());
+        }
+        self.cancel.slot.set(Some(CancelTarget {
+            addr: co.conn.addr,
+            pid: co.conn.key.0,
+            secret: co.conn.key.1,
+        }));
+        self.server = Some(co);
+        Ok(())
+    }
+
+    /// Returns the server to the pool between transactions, first carrying the
+    /// client's changed settings over and cleaning state that must not leak.
+    async fn release_server(&mut self) {
+        let Some(mut co) = self.server.take() else {
+            return;
+        };
+        self.cancel.slot.set(None);
+        if self.capture_settings {
+            self.capture_settings = false;
+            match co.conn.internal_query(CAPTURE_SETTINGS).await {
+                Ok(rows) => {
+                    self.desired = rows
+                        .into_iter()
+                        .filter_map(|mut r| {
+                            let v = r.pop()??;
+                            let k = r.pop()??;
+                            Some((k, v))
+                        })
+                        .collect();
+                    co.conn.applied = self.desired.clone();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read session settings; closing server connection");
+                    return;
+                }
+            }
+        }
+        if self.discard_on_release || co.conn.prepared.len() > MAX_PREPARED_PER_SERVER {
+            self.discard_on_release = false;
+            if let Err(e) = co.conn.internal_query("DISCARD ALL").await {
+                tracing::warn!(error = %e, "reset failed; closing server connection");
+                return;
+            }
+            co.conn.applied.clear();
+            co.conn.prepared.clear();
+        }
+        self.pool.checkin(co);
+    }
+
+    /// The client is gone: return a clean server, or close one that is busy.
+    async fn finish_server(&mut self) {
+        let Some(mut co) = self.server.take() else {
+            return;
+        };
+        self.cancel.slot.set(None);
+        let quiet = self.expect.is_empty() && self.to_server.is_empty() && co.conn.rbuf.is_empty();
+        if !quiet {
+            // A statement may still be running: closing the socket makes the
+            // server abort it and roll back.
+            return;
+        }
+        if self.status != b'I' && co.conn.internal_query("ROLLBACK").await.is_err() {
+            return;
+        }
+        let reset = if self.mode == PoolMode::Session || self.discard_on_release {
+            "DISCARD ALL"
+        } else {
+            "RESET ALL"
+        };
+        if co.conn.internal_query(reset).await.is_err() {
+            return;
+        }
+        co.conn.applied.clear();
+        if reset == "DISCARD ALL" {
+            co.conn.prepared.clear();
+        }
+        self.pool.checkin(co);
+    }
+}
+
+/// Sets the server's session settings to `desired`, resetting first if the
+/// server carries another client's settings. Does nothing when they match.
+async fn apply_settings(
+    conn: &mut ServerConn,
+    desired: &BTreeMap<String, String>,
+) -> Result<(), BackendError> {
+    if &conn.applied == desired {
+        return Ok(());
+    }
+    let mut sql = String::new();
+    if !conn.applied.is_empty() {
+        sql.push_str("RESET ALL;");
+    }
+    if !desired.is_empty() {
+        sql.push_str("SELECT ");
+        for (i, (k, v)) in desired.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("pg_catalog.set_config(");
+            sql.push_str(&protocol::quote_literal(k));
+            sql.push_str(", ");
+            sql.push_str(&protocol::quote_literal(v));
+            sql.push_str(", false)");
+        }
+    }
+    conn.applied.clear();
+    conn.internal_query(&sql).await?;
+    conn.applied = desired.clone();
+    Ok(())
+}
+
+/// ASCII case-insensitive substring search.
+fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}

@@ -1,0 +1,284 @@
+//! Startup packet handling and client authentication.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::{Buf, BytesMut};
+use rand::RngCore;
+
+use super::{ClientError, ClientIo, Session};
+use crate::app::Proxy;
+use crate::auth::{self, Secret};
+use crate::config::{AuthMethod, User};
+use crate::protocol;
+
+/// Startup parameters that are not session settings.
+const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
+
+/// Runs the startup phase. Returns the ready session, or `None` when the
+/// connection was a cancel request or was refused with a FATAL error.
+pub async fn handshake(
+    proxy: &Arc<Proxy>,
+    mut io: ClientIo,
+) -> Result<Option<Session>, ClientError> {
+    let body = loop {
+        let body = io.read_startup().await?;
+        let Some(code) = protocol::startup_code(&body) else {
+            return Err(io.fatal("08P01", "invalid startup packet layout").await);
+        };
+        match code {
+            protocol::SSL_REQUEST_CODE | protocol::GSSENC_REQUEST_CODE => {
+                io.wbuf.extend_from_slice(b"N");
+                io.flush().await?;
+            }
+            protocol::CANCEL_REQUEST_CODE => {
+                let mut b = &body[4..];
+                if b.len() == 8 {
+                    let (pid, secret) = (b.get_u32(), b.get_u32());
+                    proxy.cancels.cancel(pid, secret).await;
+                }
+                return Ok(None);
+            }
+            c if c >> 16 == 3 => {
+                if c & 0xffff != 0 {
+                    // Newer minor version requested: tell the client we speak 3.0.
+                    let mut msg = BytesMut::new();
+                    msg.extend_from_slice(b"v");
+                    msg.extend_from_slice(&12i32.to_be_bytes());
+                    msg.extend_from_slice(&(protocol::PROTOCOL_3_0 as i32).to_be_bytes());
+                    msg.extend_from_slice(&0i32.to_be_bytes());
+                    io.wbuf.extend_from_slice(&msg);
+                }
+                break body;
+            }
+            c => {
+                let msg = format!(
+                    "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
+                    c >> 16,
+                    c & 0xffff
+                );
+                return Err(io.fatal("0A000", &msg).await);
+            }
+        }
+    };
+
+    let Some(params) = protocol::startup_params(&body) else {
+        return Err(io
+            .fatal(
+                "08P01",
+                "invalid startup packet layout: expected terminator as last byte",
+            )
+            .await);
+    };
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(user_name) = get("user").filter(|u| !u.is_empty()).map(str::to_owned) else {
+        return Err(io
+            .fatal(
+                "28000",
+                "no PostgreSQL user name specified in startup packet",
+            )
+            .await);
+    };
+    let database = get("database")
+        .filter(|d| !d.is_empty())
+        .unwrap_or(&user_name)
+        .to_owned();
+    if get("replication").is_some_and(|r| !matches!(r, "false" | "off" | "no" | "0")) {
+        return Err(io
+            .fatal(
+                "0A000",
+                "partproxy does not support replication connections",
+            )
+            .await);
+    }
+    let Some(client_guard) = proxy.admit_client() else {
+        return Err(io.fatal("53300", "sorry, too many clients already").await);
+    };
+
+    let user = proxy.config.users.get(&user_name);
+    let authenticated = authenticate(&mut io, &user_name, user).await?;
+    let auth_failed = format!("password authentication failed for user \"{user_name}\"");
+    let Some(user) = user.filter(|_| authenticated) else {
+        return Err(io.fatal("28P01", &auth_failed).await);
+    };
+    let Some(db) = proxy.config.databases.get(&database) else {
+        return Err(io
+            .fatal("3D000", &format!("database \"{database}\" does not exist"))
+            .await);
+    };
+    if db.user.is_none() && user.plain_password.is_none() && user.auth != AuthMethod::Trust {
+        tracing::warn!(user = %user.name, db = %db.name, "no plain-text password to log in to the server with");
+    }
+    protocol::put_auth(&mut io.wbuf, 0, &[]);
+
+    let mut desired = BTreeMap::new();
+    for (k, v) in &params {
+        if !NOT_SETTINGS.contains(&k.as_str()) {
+            desired.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(options) = get("options") {
+        match parse_options(options) {
+            Some(pairs) => desired.extend(pairs),
+            None => {
+                return Err(io
+                    .fatal(
+                        "08P01",
+                        &format!("invalid command-line argument: {options}"),
+                    )
+                    .await)
+            }
+        }
+    }
+
+    let pool = proxy.pool_for(db, user);
+    let cancel = proxy.cancels.register();
+    let mut session = Session::new(proxy.clone(), pool, io, desired, cancel, client_guard);
+    match session.start().await {
+        Ok(()) => Ok(Some(session)),
+        Err(e) => {
+            tracing::debug!(error = %e, "session could not start");
+            Ok(None)
+        }
+    }
+}
+
+/// Runs the configured authentication exchange. Unknown users go through a
+/// SCRAM exchange against a mock secret, as PostgreSQL does.
+async fn authenticate(
+    io: &mut ClientIo,
+    user_name: &str,
+    user: Option<&User>,
+) -> Result<bool, ClientError> {
+    match user {
+        Some(u) if u.auth == AuthMethod::Trust => Ok(true),
+        Some(User {
+            secret: Some(Secret::Md5(stored)),
+            ..
+        }) => {
+            let mut salt = [0u8; 4];
+            rand::thread_rng().fill_bytes(&mut salt);
+            protocol::put_auth(&mut io.wbuf, 5, &salt);
+            io.flush().await?;
+            let frame = expect_password(io).await?;
+            let mut pos = 0;
+            let response = protocol::read_cstr(frame.body(), &mut pos).unwrap_or_default();
+            Ok(auth::md5_matches(stored, salt, response))
+        }
+        Some(User {
+            secret: Some(Secret::Scram(secret)),
+            ..
+        }) => scram(io, secret).await,
+        _ => {
+            tracing::debug!(user = user_name, "login attempt for an unknown user");
+            scram(io, &auth::mock_scram_secret()).await
+        }
+    }
+}
+
+async fn expect_password(io: &mut ClientIo) -> Result<crate::protocol::Frame, ClientError> {
+    let frame = io.read_frame().await?;
+    if frame.tag != b'p' {
+        let msg = format!("expected password response, got message type {}", frame.tag);
+        return Err(io.fatal("08P01", &msg).await);
+    }
+    Ok(frame)
+}
+
+async fn scram(io: &mut ClientIo, secret: &auth::ScramSecret) -> Result<bool, ClientError> {
+    protocol::put_auth_sasl(&mut io.wbuf);
+    io.flush().await?;
+    let frame = expect_password(io).await?;
+    let body = frame.body();
+    let mut pos = 0;
+    let mechanism = protocol::read_cstr(body, &mut pos).unwrap_or_default();
+    if mechanism != "SCRAM-SHA-256" {
+        return Err(io
+            .fatal(
+                "28000",
+                "client selected an invalid SASL authentication mechanism",
+            )
+            .await);
+    }
+    let data = body.get(pos + 4..).unwrap_or_default();
+    let (exchange, server_first) = match auth::scram_server_first(secret, data) {
+        Ok(v) => v,
+        Err(e) => return Err(io.fatal("08P01", &e.to_string()).await),
+    };
+    protocol::put_auth(&mut io.wbuf, 11, server_first.as_bytes());
+    io.flush().await?;
+    let frame = expect_password(io).await?;
+    match auth::scram_server_final(&exchange, secret, frame.body()) {
+        Ok(server_final) => {
+            protocol::put_auth(&mut io.wbuf, 12, server_final.as_bytes());
+            Ok(true)
+        }
+        Err(auth::AuthError::Mismatch) => Ok(false),
+        Err(e) => Err(io.fatal("08P01", &e.to_string()).await),
+    }
+}
+
+/// Parses the `options` startup parameter: `-c name=value` and `--name=value`
+/// switches separated by spaces (a backslash escapes the next character).
+fn parse_options(options: &str) -> Option<Vec<(String, String)>> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut chars = options.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.push(chars.next()?),
+            c if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        words.push(cur);
+    }
+    let mut out = Vec::new();
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        let setting = if w == "-c" {
+            it.next()?
+        } else if let Some(s) = w.strip_prefix("-c").or_else(|| w.strip_prefix("--")) {
+            s.to_owned()
+        } else {
+            return None;
+        };
+        let (k, v) = setting.split_once('=')?;
+        out.push((k.replace('-', "_"), v.to_owned()));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_options;
+
+    #[test]
+    fn parses_options() {
+        let got =
+            parse_options("-c search_path=a,b --statement-timeout=5s -cwork_mem=64MB").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("search_path".into(), "a,b".into()),
+                ("statement_timeout".into(), "5s".into()),
+                ("work_mem".into(), "64MB".into())
+            ]
+        );
+        assert_eq!(
+            parse_options(r"-c application_name=a\ b").unwrap()[0].1,
+            "a b"
+        );
+        assert!(parse_options("bogus").is_none());
+    }
+}

@@ -1,0 +1,11 @@
+//! partproxy: a PostgreSQL wire-protocol proxy that pools server connections
+//! and (in later stages) routes statements on partitioned tables to children.
+
+pub mod app;
+pub mod auth;
+pub mod backend;
+pub mod cancel;
+pub mod config;
+pub mod frontend;
+pub mod prepared;
+pub mod protocol;

@@ -1,0 +1,129 @@
+//! Command-line entry point.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use partproxy::app::Proxy;
+use partproxy::config::{Config, Overrides, PoolMode};
+use tracing_subscriber::EnvFilter;
+
+/// A PostgreSQL wire-protocol proxy with connection pooling.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// TOML configuration file (see config/partproxy.example.toml).
+    #[arg(long, short = 'c', env = "PARTPROXY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to accept clients on, e.g. 127.0.0.1:6432 (overrides `listen`).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Serve one database without a config file:
+    /// postgres://USER:PASSWORD@HOST:PORT/DB. Clients log in as USER with PASSWORD.
+    #[arg(long)]
+    upstream: Option<String>,
+    /// Pool mode for every database (overrides the file).
+    #[arg(long, value_enum)]
+    pool_mode: Option<PoolMode>,
+    /// Server connections per pool (overrides the file).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Log filter, e.g. info or partproxy=debug (RUST_LOG wins when set).
+    #[arg(long)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the proxy (the default).
+    Serve,
+    /// Validate the configuration and exit.
+    Check,
+}
+
+fn load(cli: &Cli) -> Result<Config, String> {
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        upstream: cli.upstream.clone(),
+        pool_mode: cli.pool_mode,
+        pool_size: cli.pool_size,
+        log_level: cli.log_level.clone(),
+    };
+    match &cli.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            Config::from_toml(&text, &overrides).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => Config::from_overrides(&overrides).map_err(|e| e.to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("partproxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    if matches!(cli.command, Some(Command::Check)) {
+        println!(
+            "configuration OK: {} database(s), {} user(s)",
+            config.databases.len(),
+            config.users.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("partproxy: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("partproxy: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(listen = %config.listen, databases = config.databases.len(), "partproxy ready");
+    let proxy = Proxy::new(config);
+    let signals = {
+        let proxy = proxy.clone();
+        async move {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot install SIGTERM handler");
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("signal received: graceful shutdown");
+            proxy.begin_shutdown();
+        }
+    };
+    tokio::spawn(signals);
+    proxy.run(listener).await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,336 @@
+//! Typed decoding of the messages the proxy inspects and encoding of the
+//! messages it writes itself. Decoders return `None` on malformed input rather
+//! than panicking: every byte here came from a peer.
+
+use bytes::{BufMut, BytesMut};
+
+/// Reads a NUL-terminated string starting at `*pos` and advances past the NUL.
+pub fn read_cstr<'a>(data: &'a [u8], pos: &mut usize) -> Option<&'a str> {
+    let rest = data.get(*pos..)?;
+    let end = rest.iter().position(|&b| b == 0)?;
+    let s = std::str::from_utf8(&rest[..end]).ok()?;
+    *pos += end + 1;
+    Some(s)
+}
+
+/// Key/value pairs of a StartupMessage body (after the protocol version).
+pub fn startup_params(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut pos = 4;
+    let mut out = Vec::new();
+    loop {
+        let key = read_cstr(body, &mut pos)?;
+        if key.is_empty() {
+            return Some(out);
+        }
+        let value = read_cstr(body, &mut pos)?;
+        out.push((key.to_owned(), value.to_owned()));
+    }
+}
+
+/// The leading 32-bit integer of a startup-phase packet.
+pub fn startup_code(body: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(body.get(0..4)?.try_into().ok()?))
+}
+
+/// A decoded Parse message; `rest` is the parameter-type section, kept raw.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseMsg<'a> {
+    /// Statement name (empty for the unnamed statement).
+    pub name: &'a str,
+    /// SQL text.
+    pub query: &'a str,
+    /// Parameter count and type OIDs as sent.
+    pub rest: &'a [u8],
+}
+
+/// Decodes a Parse body.
+pub fn decode_parse(body: &[u8]) -> Option<ParseMsg<'_>> {
+    let mut pos = 0;
+    let name = read_cstr(body, &mut pos)?;
+    let query = read_cstr(body, &mut pos)?;
+    Some(ParseMsg {
+        name,
+        query,
+        rest: body.get(pos..)?,
+    })
+}
+
+/// A decoded Bind message head; `rest` (formats, values, result formats) is raw.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BindMsg<'a> {
+    /// Destination portal.
+    pub portal: &'a str,
+    /// Source prepared statement.
+    pub statement: &'a str,
+    /// Everything after the statement name.
+    pub rest: &'a [u8],
+}
+
+/// Decodes the names at the head of a Bind body.
+pub fn decode_bind(body: &[u8]) -> Option<BindMsg<'_>> {
+    let mut pos = 0;
+    let portal = read_cstr(body, &mut pos)?;
+    let statement = read_cstr(body, &mut pos)?;
+    Some(BindMsg {
+        portal,
+        statement,
+        rest: body.get(pos..)?,
+    })
+}
+
+/// Decodes a Describe or Close body: the kind (`S` or `P`) and the name.
+pub fn decode_target(body: &[u8]) -> Option<(u8, &str)> {
+    let kind = *body.first()?;
+    let mut pos = 1;
+    let name = read_cstr(body, &mut pos)?;
+    Some((kind, name))
+}
+
+/// The SQL text of a Query body.
+pub fn decode_query(body: &[u8]) -> Option<&str> {
+    let mut pos = 0;
+    read_cstr(body, &mut pos)
+}
+
+/// Name and value of a ParameterStatus body.
+pub fn decode_parameter_status(body: &[u8]) -> Option<(&str, &str)> {
+    let mut pos = 0;
+    let name = read_cstr(body, &mut pos)?;
+    let value = read_cstr(body, &mut pos)?;
+    Some((name, value))
+}
+
+/// The command tag of a CommandComplete body.
+pub fn decode_command_tag(body: &[u8]) -> Option<&str> {
+    let mut pos = 0;
+    read_cstr(body, &mut pos)
+}
+
+/// Fields of an ErrorResponse/NoticeResponse that the proxy cares about.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ErrorFields {
+    /// Non-localised severity (`V`), falling back to `S`.
+    pub severity: String,
+    /// SQLSTATE.
+    pub code: String,
+    /// Primary message.
+    pub message: String,
+}
+
+/// Decodes an ErrorResponse or NoticeResponse body.
+pub fn decode_error(body: &[u8]) -> ErrorFields {
+    let mut out = ErrorFields::default();
+    let mut pos = 0;
+    while let Some(&field) = body.get(pos) {
+        if field == 0 {
+            break;
+        }
+        pos += 1;
+        let Some(value) = read_cstr(body, &mut pos) else {
+            break;
+        };
+        match field {
+            b'S' if out.severity.is_empty() => out.severity = value.to_owned(),
+            b'V' => out.severity = value.to_owned(),
+            b'C' => out.code = value.to_owned(),
+            b'M' => out.message = value.to_owned(),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Starts a tagged message and returns the offset of its length word.
+fn begin(buf: &mut BytesMut, tag: u8) -> usize {
+    buf.put_u8(tag);
+    let at = buf.len();
+    buf.put_i32(0);
+    at
+}
+
+/// Fills in the length word written by [`begin`].
+fn finish(buf: &mut BytesMut, at: usize) {
+    let len = (buf.len() - at) as i32;
+    buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+fn put_cstr(buf: &mut BytesMut, s: &str) {
+    buf.put_slice(s.as_bytes());
+    buf.put_u8(0);
+}
+
+/// Severity of a synthesised error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The statement failed; the session goes on.
+    Error,
+    /// The connection is about to be closed.
+    Fatal,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "ERROR",
+            Severity::Fatal => "FATAL",
+        }
+    }
+}
+
+/// Appends an ErrorResponse with severity, SQLSTATE and message.
+pub fn put_error(buf: &mut BytesMut, severity: Severity, code: &str, message: &str) {
+    let at = begin(buf, b'E');
+    for (field, value) in [
+        (b'S', severity.as_str()),
+        (b'V', severity.as_str()),
+        (b'C', code),
+        (b'M', message),
+    ] {
+        buf.put_u8(field);
+        put_cstr(buf, value);
+    }
+    buf.put_u8(0);
+    finish(buf, at);
+}
+
+/// Appends an Authentication message with the given sub-code and payload.
+pub fn put_auth(buf: &mut BytesMut, code: i32, payload: &[u8]) {
+    let at = begin(buf, b'R');
+    buf.put_i32(code);
+    buf.put_slice(payload);
+    finish(buf, at);
+}
+
+/// Appends AuthenticationSASL advertising SCRAM-SHA-256.
+pub fn put_auth_sasl(buf: &mut BytesMut) {
+    put_auth(buf, 10, b"SCRAM-SHA-256\0\0");
+}
+
+/// Appends a ParameterStatus.
+pub fn put_parameter_status(buf: &mut BytesMut, name: &str, value: &str) {
+    let at = begin(buf, b'S');
+    put_cstr(buf, name);
+    put_cstr(buf, value);
+    finish(buf, at);
+}
+
+/// Appends BackendKeyData.
+pub fn put_backend_key_data(buf: &mut BytesMut, pid: u32, secret: u32) {
+    let at = begin(buf, b'K');
+    buf.put_u32(pid);
+    buf.put_u32(secret);
+    finish(buf, at);
+}
+
+/// Appends ReadyForQuery with the transaction status byte.
+pub fn put_ready_for_query(buf: &mut BytesMut, status: u8) {
+    let at = begin(buf, b'Z');
+    buf.put_u8(status);
+    finish(buf, at);
+}
+
+/// Appends a body-less message such as ParseComplete (`1`) or CloseComplete (`3`).
+pub fn put_empty(buf: &mut BytesMut, tag: u8) {
+    let at = begin(buf, tag);
+    finish(buf, at);
+}
+
+/// Appends a Parse message.
+pub fn put_parse(buf: &mut BytesMut, name: &str, query: &str, rest: &[u8]) {
+    let at = begin(buf, b'P');
+    put_cstr(buf, name);
+    put_cstr(buf, query);
+    buf.put_slice(rest);
+    finish(buf, at);
+}
+
+/// Appends a Bind message built from names and the raw remainder of another Bind.
+pub fn put_bind(buf: &mut BytesMut, portal: &str, statement: &str, rest: &[u8]) {
+    let at = begin(buf, b'B');
+    put_cstr(buf, portal);
+    put_cstr(buf, statement);
+    buf.put_slice(rest);
+    finish(buf, at);
+}
+
+/// Appends a Describe (`D`) or Close (`C`) message.
+pub fn put_target(buf: &mut BytesMut, tag: u8, kind: u8, name: &str) {
+    let at = begin(buf, tag);
+    buf.put_u8(kind);
+    put_cstr(buf, name);
+    finish(buf, at);
+}
+
+/// Appends a simple Query.
+pub fn put_query(buf: &mut BytesMut, sql: &str) {
+    let at = begin(buf, b'Q');
+    put_cstr(buf, sql);
+    finish(buf, at);
+}
+
+/// Quotes a string as an SQL literal (standard_conforming_strings on).
+pub fn quote_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    if value.contains('\\') {
+        out.push('E');
+        out.push('\'');
+        for c in value.chars() {
+            match c {
+                '\'' => out.push_str("''"),
+                '\\' => out.push_str("\\\\"),
+                c => out.push(c),
+            }
+        }
+    } else {
+        out.push('\'');
+        out.push_str(&value.replace('\'', "''"));
+    }
+    out.push('\'');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::frame::cut_frame;
+
+    #[test]
+    fn error_round_trip() {
+        let mut buf = BytesMut::new();
+        put_error(&mut buf, Severity::Fatal, "28P01", "bad");
+        let f = cut_frame(&mut buf, 1024).unwrap().unwrap();
+        let e = decode_error(f.body());
+        assert_eq!(e.code, "28P01");
+        assert_eq!(e.severity, "FATAL");
+        assert_eq!(e.message, "bad");
+    }
+
+    #[test]
+    fn parse_and_bind_round_trip() {
+        let mut buf = BytesMut::new();
+        put_parse(&mut buf, "s1", "select $1", &[0, 1, 0, 0, 0, 23]);
+        let f = cut_frame(&mut buf, 1024).unwrap().unwrap();
+        let p = decode_parse(f.body()).unwrap();
+        assert_eq!(
+            (p.name, p.query, p.rest),
+            ("s1", "select $1", &[0, 1, 0, 0, 0, 23][..])
+        );
+        put_bind(&mut buf, "", "s1", &[0, 0]);
+        let f = cut_frame(&mut buf, 1024).unwrap().unwrap();
+        let b = decode_bind(f.body()).unwrap();
+        assert_eq!((b.portal, b.statement, b.rest), ("", "s1", &[0, 0][..]));
+    }
+
+    #[test]
+    fn malformed_bodies_decode_to_none() {
+        assert_eq!(decode_parse(b"no-terminator"), None);
+        assert_eq!(decode_target(b""), None);
+        assert_eq!(startup_params(&[0, 3, 0, 0, b'u', b's']), None);
+    }
+
+    #[test]
+    fn quotes_literals() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal(r"a\b"), r"E'a\\b'");
+    }
+}

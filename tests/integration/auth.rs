@@ -1,0 +1,191 @@
+//! Client authentication and startup errors, worded as PostgreSQL words them.
+
+use crate::support::{self, sqlstate, Cluster, ProxySettings, TestProxy};
+
+#[tokio::test]
+async fn wrong_password_and_unknown_database() {
+    let p = TestProxy::start(Cluster::shared(), ProxySettings::default());
+    let err = support::connect(p.port, "postgres", "wrong", "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "28P01");
+    assert_eq!(
+        support::message(&err),
+        "password authentication failed for user \"postgres\""
+    );
+    let err = support::connect(p.port, "nobody", "x", "postgres")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "28P01");
+    let err = support::connect(p.port, "postgres", support::PASSWORD, "nosuchdb")
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "3D000");
+    assert_eq!(
+        support::message(&err),
+        "database \"nosuchdb\" does not exist"
+    );
+    // The proxy is still fine.
+    let c = support::superuser(p.port).await;
+    assert_eq!(
+        c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0),
+        7
+    );
+}
+
+#[tokio::test]
+async fn md5_trust_and_scram_verifier_users() {
+    let cluster = Cluster::shared();
+    // A verifier as PostgreSQL stores it.
+    let admin = support::superuser(cluster.port).await;
+    admin
+        .batch_execute("DO $$ BEGIN CREATE ROLE verifier_src LOGIN PASSWORD 'vpw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        .await
+        .unwrap();
+    let verifier: String = admin
+        .query_one(
+            "SELECT rolpassword FROM pg_authid WHERE rolname = 'verifier_src'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(verifier.starts_with("SCRAM-SHA-256$"));
+    let extra = format!("\n[[users]]\nname = \"viaverifier\"\npassword = \"{verifier}\"\n");
+    let p = TestProxy::start(
+        cluster,
+        ProxySettings {
+            extra,
+            ..Default::default()
+        },
+    );
+
+    let c = support::connect(p.port, "md5user", "md5pw", "postgres")
+        .await
+        .unwrap();
+    // The database has a fixed login, so the server session runs as postgres.
+    assert_eq!(
+        c.query_one("SELECT current_user::text", &[])
+            .await
+            .unwrap()
+            .get::<_, String>(0),
+        "postgres"
+    );
+    assert_eq!(
+        sqlstate(
+            &support::connect(p.port, "md5user", "nope", "postgres")
+                .await
+                .unwrap_err()
+        ),
+        "28P01"
+    );
+
+    let c = support::connect(p.port, "trustuser", "", "postgres")
+        .await
+        .unwrap();
+    assert_eq!(
+        c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
+        1
+    );
+
+    let c = support::connect(p.port, "viaverifier", "vpw", "postgres")
+        .await
+        .unwrap();
+    assert_eq!(
+        c.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0),
+        2
+    );
+    assert_eq!(
+        sqlstate(
+            &support::connect(p.port, "viaverifier", "bad", "postgres")
+                .await
+                .unwrap_err()
+        ),
+        "28P01"
+    );
+
+    // Database without a fixed login: the proxy logs in as the client.
+    let c = support::connect(p.port, "appuser", "apppw", "app")
+        .await
+        .unwrap();
+    let who: String = c
+        .query_one(
+            "SELECT current_user::text || '@' || current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(who, "appuser@app");
+}
+
+#[tokio::test]
+async fn quick_start_with_upstream_flag() {
+    let cluster = Cluster::shared();
+    let port = support::free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partproxy"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--upstream",
+            &format!(
+                "postgres://postgres:{}@127.0.0.1:{}/postgres",
+                support::PASSWORD,
+                cluster.port
+            ),
+        ])
+        .args([
+            "--pool-mode",
+            "transaction",
+            "--pool-size",
+            "3",
+            "--log-level",
+            "warn",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let result = async {
+        let c = support::superuser(port).await;
+        let v: String = c
+            .query_one("SELECT current_database()::text", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, "postgres");
+        assert_eq!(
+            sqlstate(
+                &support::connect(port, "postgres", "bad", "postgres")
+                    .await
+                    .unwrap_err()
+            ),
+            "28P01"
+        );
+    };
+    result.await;
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn config_errors_name_the_key_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:1\"\n[pool]\npool_size = \"ten\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_partproxy"))
+        .arg("--config")
+        .arg(&path)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3") && err.contains("pool_size"), "{err}");
+}

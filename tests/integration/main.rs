@@ -1,0 +1,10 @@
+//! Integration tests: every test talks to a real PostgreSQL through a real proxy process.
+
+mod support;
+
+mod auth;
+mod basic;
+mod failures;
+mod malformed;
+mod pooling;
+mod tools;

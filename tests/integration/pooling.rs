@@ -1,0 +1,186 @@
+//! Pool modes: isolation of session state, settings that follow a client,
+//! prepared statements across server switches, many clients on a small pool.
+
+use std::time::Duration;
+
+use crate::support::{self, sqlstate, Cluster, ProxySettings, TestProxy};
+
+fn proxy(mode: &'static str, pool_size: usize) -> TestProxy {
+    TestProxy::start(
+        Cluster::shared(),
+        ProxySettings {
+            mode,
+            pool_size,
+            ..Default::default()
+        },
+    )
+}
+
+async fn show(c: &tokio_postgres::Client, name: &str) -> String {
+    c.query_one(&format!("SHOW {name}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn transaction_mode_keeps_each_clients_settings_to_itself() {
+    // One server connection: both clients are served by the same backend.
+    let p = proxy("transaction", 1);
+    let a = support::superuser(p.port).await;
+    let b = support::superuser(p.port).await;
+    let default_tz = show(&b, "TimeZone").await;
+    a.batch_execute("SET TimeZone = 'Asia/Tokyo'; SET search_path = pg_catalog, public; SET application_name = 'client-a'")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(show(&b, "TimeZone").await, default_tz);
+        assert_eq!(show(&b, "search_path").await, "\"$user\", public");
+        assert_eq!(show(&a, "TimeZone").await, "Asia/Tokyo");
+        assert_eq!(show(&a, "search_path").await, "pg_catalog, public");
+        assert_eq!(show(&a, "application_name").await, "client-a");
+    }
+    // SET LOCAL and a rolled-back SET do not stick.
+    a.batch_execute("BEGIN; SET LOCAL TimeZone = 'UTC'; COMMIT")
+        .await
+        .unwrap();
+    a.batch_execute("BEGIN; SET TimeZone = 'Europe/Paris'; ROLLBACK")
+        .await
+        .unwrap();
+    assert_eq!(show(&a, "TimeZone").await, "Asia/Tokyo");
+    a.batch_execute("RESET TimeZone").await.unwrap();
+    assert_eq!(show(&a, "TimeZone").await, default_tz);
+    // Temp tables and advisory locks don't leak to the next client.
+    a.batch_execute("CREATE TEMP TABLE mine(x int); SELECT pg_advisory_lock(4242)")
+        .await
+        .unwrap();
+    let err = b.query("SELECT * FROM mine", &[]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    let got: bool = b
+        .query_one("SELECT pg_try_advisory_lock(4242)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(got, "advisory lock leaked");
+}
+
+#[tokio::test]
+async fn session_mode_resets_state_between_clients() {
+    let p = proxy("session", 1);
+    let a = support::superuser(p.port).await;
+    a.batch_execute("SET TimeZone = 'Asia/Tokyo'; PREPARE q AS SELECT 1")
+        .await
+        .unwrap();
+    let pid_a: i32 = a
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    drop(a);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let b = support::superuser(p.port).await;
+    let pid_b: i32 = b
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(pid_a, pid_b, "pool of one reuses the server");
+    assert_ne!(show(&b, "TimeZone").await, "Asia/Tokyo");
+    assert_eq!(
+        sqlstate(&b.batch_execute("EXECUTE q").await.unwrap_err()),
+        "26000"
+    );
+}
+
+#[tokio::test]
+async fn prepared_statements_survive_server_switches() {
+    let p = proxy("transaction", 3);
+    let c = support::superuser(p.port).await;
+    let stmt = c
+        .prepare("SELECT $1::int + 100, pg_backend_pid()")
+        .await
+        .unwrap();
+    // Keep other clients busy so that `c` lands on different servers.
+    let mut holders = Vec::new();
+    let mut pids = std::collections::HashSet::new();
+    for round in 0..6 {
+        if round % 2 == 0 && holders.len() < 2 {
+            let h = support::superuser(p.port).await;
+            h.batch_execute("BEGIN; SELECT 1").await.unwrap();
+            holders.push(h);
+        } else if !holders.is_empty() {
+            let h = holders.remove(0);
+            h.batch_execute("COMMIT").await.unwrap();
+        }
+        for i in 0..5 {
+            let row = c.query_one(&stmt, &[&i]).await.unwrap();
+            assert_eq!(row.get::<_, i32>(0), i + 100);
+            pids.insert(row.get::<_, i32>(1));
+        }
+    }
+    assert!(pids.len() >= 2, "expected several servers, got {pids:?}");
+    // Another client preparing the same text shares the server-side statement.
+    let d = support::superuser(p.port).await;
+    let s2 = d
+        .prepare("SELECT $1::int + 100, pg_backend_pid()")
+        .await
+        .unwrap();
+    assert_eq!(
+        d.query_one(&s2, &[&1i32]).await.unwrap().get::<_, i32>(0),
+        101
+    );
+    // Closing a statement on the client side does not break the other client.
+    drop(s2);
+    assert_eq!(
+        c.query_one(&stmt, &[&2i32]).await.unwrap().get::<_, i32>(0),
+        102
+    );
+}
+
+#[tokio::test]
+async fn two_hundred_clients_over_a_pool_of_ten() {
+    let cluster = Cluster::shared();
+    let admin = support::superuser(cluster.port).await;
+    admin
+        .batch_execute("DO $$ BEGIN CREATE ROLE manyclients LOGIN PASSWORD 'mc'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+        .await
+        .unwrap();
+    let extra = "\n[[users]]\nname = \"manyclients\"\npassword = \"mc\"\n".to_owned();
+    let p = TestProxy::start(
+        cluster,
+        ProxySettings {
+            mode: "transaction",
+            pool_size: 10,
+            extra,
+            ..Default::default()
+        },
+    );
+    let port = p.port;
+    let mut tasks = Vec::new();
+    for id in 0..200i32 {
+        tasks.push(tokio::spawn(async move {
+            let c = support::connect(port, "manyclients", "mc", "app").await.unwrap();
+            let stmt = c.prepare("SELECT $1::int * 2, $2::text").await.unwrap();
+            for j in 0..10i32 {
+                let row = c.query_one(&stmt, &[&(id * 100 + j), &format!("client-{id}")]).await.unwrap();
+                assert_eq!(row.get::<_, i32>(0), (id * 100 + j) * 2);
+                assert_eq!(row.get::<_, String>(1), format!("client-{id}"));
+            }
+            let rows = c.simple_query(&format!("SELECT {id}")).await.unwrap();
+            assert!(matches!(&rows[1], tokio_postgres::SimpleQueryMessage::Row(r) if r.get(0) == Some(id.to_string().as_str())));
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Never more server connections than the pool size.
+    let n: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'manyclients'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!((1..=10).contains(&n), "server connections: {n}");
+}

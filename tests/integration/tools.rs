@@ -1,0 +1,121 @@
+//! psql and pgbench through the proxy, with their output checked.
+
+use std::process::Command;
+
+use crate::support::{self, Cluster, ProxySettings, TestProxy};
+
+fn run(cluster: &Cluster, program: &str, port: u16, args: &[&str]) -> String {
+    let out = Command::new(cluster.program(program))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+        .args(args)
+        .env("PGPASSWORD", support::PASSWORD)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn psql_through_the_proxy() {
+    let cluster = Cluster::shared();
+    for mode in ["session", "transaction"] {
+        let p = TestProxy::start(
+            cluster,
+            ProxySettings {
+                mode,
+                ..Default::default()
+            },
+        );
+        let table = format!("psql_{mode}");
+        let create = format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(a int, b text)");
+        let insert =
+            format!("INSERT INTO {table} SELECT g, 'x' || g FROM generate_series(1, 100) g");
+        let select = format!("SELECT count(*), max(b) FROM {table} WHERE a > 50");
+        let out = run(
+            cluster,
+            "psql",
+            p.port,
+            &[
+                "-X",
+                "-A",
+                "-t",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                &create,
+                "-c",
+                &insert,
+                "-c",
+                &select,
+                "-c",
+                "SELECT current_setting('application_name')",
+            ],
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            ["CREATE TABLE", "INSERT 0 100", "50|x99", "psql"],
+            "{mode}: {out}"
+        );
+    }
+}
+
+#[test]
+fn pgbench_in_every_query_mode() {
+    let cluster = Cluster::shared();
+    let db = "bench_tools";
+    cluster.psql_admin(&format!("DROP DATABASE IF EXISTS {db}"));
+    cluster.psql_admin(&format!("CREATE DATABASE {db}"));
+    run(
+        cluster,
+        "pgbench",
+        cluster.port,
+        &["-i", "-q", "-s", "1", db],
+    );
+    let extra = format!(
+        "\n[[databases]]\nname = \"{db}\"\nport = {}\nuser = \"postgres\"\npassword = \"{}\"\n",
+        cluster.port,
+        support::PASSWORD
+    );
+    let p = TestProxy::start(
+        cluster,
+        ProxySettings {
+            mode: "transaction",
+            pool_size: 4,
+            extra,
+            ..Default::default()
+        },
+    );
+    for mode in ["simple", "extended", "prepared"] {
+        let out = run(
+            cluster,
+            "pgbench",
+            p.port,
+            &["-M", mode, "-c", "8", "-j", "2", "-t", "100", "-n", db],
+        );
+        assert!(
+            out.contains("number of transactions actually processed: 800/800"),
+            "{mode}: {out}"
+        );
+        assert!(
+            !out.contains("number of failed transactions: 1"),
+            "{mode}: {out}"
+        );
+    }
+    // The tpcb-like runs changed balances consistently: branch and teller sums agree.
+    let check = run(
+        cluster,
+        "psql",
+        p.port,
+        &["-X", "-A", "-t", "-d", db, "-c", "SELECT (SELECT sum(bbalance) FROM pgbench_branches) = (SELECT sum(tbalance) FROM pgbench_tellers) AND (SELECT count(*) FROM pgbench_history) = 2400"],
+    );
+    assert_eq!(check.trim(), "t");
+}
