@@ -55,9 +55,7 @@ pub fn is_hashed(password: &str) -> bool {
 }
 
 fn is_md5_hash(password: &str) -> bool {
-    password.len() == 35
-        && password.starts_with("md5")
-        && password[3..].bytes().all(|b| b.is_ascii_hexdigit())
+    password.len() == 35 && password.starts_with("md5") && password[3..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -89,11 +87,7 @@ impl Secret {
         }
         let mut salt = vec![0u8; 16];
         rand::thread_rng().fill_bytes(&mut salt);
-        Ok(Secret::Scram(scram_from_password(
-            password,
-            &salt,
-            SCRAM_ITERATIONS,
-        )))
+        Ok(Secret::Scram(scram_from_password(password, &salt, SCRAM_ITERATIONS)))
     }
 
     /// An MD5 secret from a plain password or an `md5...` hash.
@@ -174,20 +168,14 @@ pub struct ScramExchange {
 }
 
 /// Handles client-first-message; returns the state and the server-first-message.
-pub fn scram_server_first(
-    secret: &ScramSecret,
-    client_first: &[u8],
-) -> Result<(ScramExchange, String), AuthError> {
+pub fn scram_server_first(secret: &ScramSecret, client_first: &[u8]) -> Result<(ScramExchange, String), AuthError> {
     let text = std::str::from_utf8(client_first).map_err(|_| AuthError::Malformed("not UTF-8"))?;
     let cb = text.get(..2).ok_or(AuthError::Malformed("short message"))?;
     if cb != "n," && cb != "y," {
         return Err(AuthError::Malformed("channel binding is not supported"));
     }
     // gs2 header is "<cb-flag>,[authzid]," — everything up to the second comma.
-    let second = text[2..]
-        .find(',')
-        .ok_or(AuthError::Malformed("no gs2 header"))?
-        + 2;
+    let second = text[2..].find(',').ok_or(AuthError::Malformed("no gs2 header"))? + 2;
     let gs2_header = text[..=second].to_owned();
     let bare = &text[second + 1..];
     let client_nonce = bare
@@ -198,11 +186,7 @@ pub fn scram_server_first(
     let mut server_nonce = [0u8; 18];
     rand::thread_rng().fill_bytes(&mut server_nonce);
     let nonce = format!("{client_nonce}{}", B64.encode(server_nonce));
-    let server_first = format!(
-        "r={nonce},s={},i={}",
-        B64.encode(&secret.salt),
-        secret.iterations
-    );
+    let server_first = format!("r={nonce},s={},i={}", B64.encode(&secret.salt), secret.iterations);
     Ok((
         ScramExchange {
             client_first_bare: bare.to_owned(),
@@ -215,15 +199,9 @@ pub fn scram_server_first(
 }
 
 /// Handles client-final-message; returns the server-final-message on success.
-pub fn scram_server_final(
-    ex: &ScramExchange,
-    secret: &ScramSecret,
-    client_final: &[u8],
-) -> Result<String, AuthError> {
+pub fn scram_server_final(ex: &ScramExchange, secret: &ScramSecret, client_final: &[u8]) -> Result<String, AuthError> {
     let text = std::str::from_utf8(client_final).map_err(|_| AuthError::Malformed("not UTF-8"))?;
-    let (without_proof, proof) = text
-        .rsplit_once(",p=")
-        .ok_or(AuthError::Malformed("no proof"))?;
+    let (without_proof, proof) = text.rsplit_once(",p=").ok_or(AuthError::Malformed("no proof"))?;
     let mut binding = None;
     let mut nonce = None;
     for attr in without_proof.split(',') {
@@ -244,10 +222,7 @@ pub fn scram_server_final(
         .ok()
         .and_then(|p| p.try_into().ok())
         .ok_or(AuthError::Malformed("bad proof"))?;
-    let auth_message = format!(
-        "{},{},{}",
-        ex.client_first_bare, ex.server_first, without_proof
-    );
+    let auth_message = format!("{},{},{}", ex.client_first_bare, ex.server_first, without_proof);
     let signature = hmac(&secret.stored_key, auth_message.as_bytes());
     let mut client_key = [0u8; 32];
     for i in 0..32 {
@@ -292,9 +267,7 @@ mod tests {
             .update(server_first.as_bytes())
             .map_err(|_| AuthError::Mismatch)?;
         let server_final = scram_server_final(&ex, secret, client.message())?;
-        client
-            .finish(server_final.as_bytes())
-            .map_err(|_| AuthError::Mismatch)
+        client.finish(server_final.as_bytes()).map_err(|_| AuthError::Mismatch)
     }
 
     #[test]
@@ -304,10 +277,7 @@ mod tests {
         };
         assert_eq!(run_exchange(&s, "hunter2"), Ok(()));
         assert_eq!(run_exchange(&s, "hunter3"), Err(AuthError::Mismatch));
-        assert_eq!(
-            run_exchange(&mock_scram_secret(), "hunter2"),
-            Err(AuthError::Mismatch)
-        );
+        assert_eq!(run_exchange(&mock_scram_secret(), "hunter2"), Err(AuthError::Mismatch));
     }
 
     #[test]

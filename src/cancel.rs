@@ -94,11 +94,7 @@ impl CancelRegistry {
             return;
         };
         let mut buf = BytesMut::new();
-        postgres_protocol::message::frontend::cancel_request(
-            t.pid as i32,
-            t.secret as i32,
-            &mut buf,
-        );
+        postgres_protocol::message::frontend::cancel_request(t.pid as i32, t.secret as i32, &mut buf);
         match TcpStream::connect(t.addr).await {
             Ok(mut s) => {
                 if let Err(e) = s.write_all(&buf).await {

@@ -205,12 +205,7 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
-fn located(
-    text: &str,
-    span: std::ops::Range<usize>,
-    key: &str,
-    msg: impl std::fmt::Display,
-) -> ConfigError {
+fn located(text: &str, span: std::ops::Range<usize>, key: &str, msg: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!(
         "configuration error at line {}: key `{key}`: {msg}",
         line_of(text, span.start)
@@ -220,8 +215,7 @@ fn located(
 impl Config {
     /// Parses and validates a configuration file's text, then applies overrides.
     pub fn from_toml(text: &str, overrides: &Overrides) -> Result<Config, ConfigError> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|e| ConfigError(format!("configuration error: {e}")))?;
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError(format!("configuration error: {e}")))?;
         Self::build(text, file, overrides)
     }
 
@@ -282,16 +276,10 @@ impl Config {
             if d.name.is_empty() {
                 return Err(located(text, span, "databases.name", "must not be empty"));
             }
-            validate_pool(&settings).map_err(|(key, msg)| {
-                located(text, span.clone(), &format!("databases.{key}"), msg)
-            })?;
+            validate_pool(&settings)
+                .map_err(|(key, msg)| located(text, span.clone(), &format!("databases.{key}"), msg))?;
             if d.password.is_some() && d.user.is_none() {
-                return Err(located(
-                    text,
-                    span,
-                    "databases.password",
-                    "is set but `user` is not",
-                ));
+                return Err(located(text, span, "databases.password", "is set but `user` is not"));
             }
             let database = Database {
                 name: d.name.clone(),
@@ -354,11 +342,7 @@ impl Config {
             .unwrap_or_else(|| "127.0.0.1:6432".into());
         Ok(Config {
             listen,
-            log_level: ov
-                .log_level
-                .clone()
-                .or(file.log_level)
-                .unwrap_or_else(|| "info".into()),
+            log_level: ov.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
             max_client_connections: file.max_client_connections.unwrap_or(10_000),
             max_message_size: file.max_message_size.unwrap_or(256 << 20),
             shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
@@ -381,11 +365,7 @@ fn validate_pool(p: &PoolSettings) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-fn make_user(
-    name: &str,
-    auth: AuthMethod,
-    password: Option<&str>,
-) -> Result<User, (&'static str, String)> {
+fn make_user(name: &str, auth: AuthMethod, password: Option<&str>) -> Result<User, (&'static str, String)> {
     if name.is_empty() {
         return Err(("name", "must not be empty".into()));
     }
@@ -397,16 +377,10 @@ fn make_user(
                 format!("is required for user \"{name}\" unless auth = \"trust\""),
             ))
         }
-        (AuthMethod::ScramSha256, Some(pw)) => {
-            Some(Secret::for_scram(pw).map_err(|e| ("password", e))?)
-        }
-        (AuthMethod::Md5, Some(pw)) => {
-            Some(Secret::for_md5(name, pw).map_err(|e| ("password", e))?)
-        }
+        (AuthMethod::ScramSha256, Some(pw)) => Some(Secret::for_scram(pw).map_err(|e| ("password", e))?),
+        (AuthMethod::Md5, Some(pw)) => Some(Secret::for_md5(name, pw).map_err(|e| ("password", e))?),
     };
-    let plain_password = password
-        .filter(|p| !crate::auth::is_hashed(p))
-        .map(str::to_owned);
+    let plain_password = password.filter(|p| !crate::auth::is_hashed(p)).map(str::to_owned);
     Ok(User {
         name: name.to_owned(),
         auth,
@@ -472,10 +446,7 @@ auth = "md5"
         let c = Config::from_toml(text, &Overrides::default()).unwrap();
         assert_eq!(c.listen, "0.0.0.0:7000");
         let db = &c.databases["app"];
-        assert_eq!(
-            (db.port, db.dbname.as_str(), db.pool.pool_size),
-            (5433, "app", 5)
-        );
+        assert_eq!((db.port, db.dbname.as_str(), db.pool.pool_size), (5433, "app", 5));
         assert_eq!(db.pool.mode, PoolMode::Transaction);
         assert_eq!(c.users["alice"].auth, AuthMethod::Md5);
     }
@@ -483,23 +454,15 @@ auth = "md5"
     #[test]
     fn errors_name_key_and_line() {
         let text = "[pool]\npool_size = 2\n\n[[databases]]\nname = \"x\"\nmin_pool_size = 5\nuser = \"u\"\n";
-        let e = Config::from_toml(text, &Overrides::default())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("line 4") && e.contains("databases.min_pool_size"),
-            "{e}"
-        );
+        let e = Config::from_toml(text, &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("line 4") && e.contains("databases.min_pool_size"), "{e}");
         let e = Config::from_toml("[pool]\nmode = \"weird\"\n", &Overrides::default())
             .unwrap_err()
             .to_string();
         assert!(e.contains("line 2") && e.contains("mode"), "{e}");
-        let e = Config::from_toml(
-            "[[databases]]\nname = \"a\"\nprot = 1\n",
-            &Overrides::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = Config::from_toml("[[databases]]\nname = \"a\"\nprot = 1\n", &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("line 3") && e.contains("prot"), "{e}");
     }
 

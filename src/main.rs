@@ -53,8 +53,7 @@ fn load(cli: &Cli) -> Result<Config, String> {
     };
     match &cli.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             Config::from_toml(&text, &overrides).map_err(|e| format!("{}: {e}", path.display()))
         }
         None => Config::from_overrides(&overrides).map_err(|e| e.to_string()),
@@ -70,8 +69,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log_level));
     tracing_subscriber::fmt().with_env_filter(filter).init();
     if matches!(cli.command, Some(Command::Check)) {
         println!(
@@ -81,10 +79,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("partproxy: cannot start runtime: {e}");
@@ -107,14 +102,13 @@ async fn serve(config: Config) -> ExitCode {
     let signals = {
         let proxy = proxy.clone();
         async move {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot install SIGTERM handler");
-                        return;
-                    }
-                };
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot install SIGTERM handler");
+                    return;
+                }
+            };
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -76,10 +76,7 @@ pub struct ServerConn {
 
 impl ServerConn {
     /// Connects and logs in, within `timeout`.
-    pub async fn connect(
-        target: &BackendTarget,
-        timeout: Duration,
-    ) -> Result<ServerConn, BackendError> {
+    pub async fn connect(target: &BackendTarget, timeout: Duration) -> Result<ServerConn, BackendError> {
         tokio::time::timeout(timeout, Self::connect_inner(target))
             .await
             .map_err(|_| BackendError::Timeout)?
@@ -101,10 +98,7 @@ impl ServerConn {
             last_used: Instant::now(),
         };
         let mut out = BytesMut::new();
-        frontend::startup_message(
-            [("user", t.user.as_str()), ("database", t.dbname.as_str())],
-            &mut out,
-        )?;
+        frontend::startup_message([("user", t.user.as_str()), ("database", t.dbname.as_str())], &mut out)?;
         conn.stream.write_all(&out).await?;
         conn.authenticate(t).await?;
         Ok(conn)
@@ -131,12 +125,9 @@ impl ServerConn {
         let mut out = BytesMut::new();
         let mut scram: Option<ScramSha256> = None;
         let password = || {
-            t.password.as_deref().ok_or_else(|| {
-                BackendError::Protocol(format!(
-                    "server requires a password for user \"{}\"",
-                    t.user
-                ))
-            })
+            t.password
+                .as_deref()
+                .ok_or_else(|| BackendError::Protocol(format!("server requires a password for user \"{}\"", t.user)))
         };
         loop {
             match self.next_message().await? {
@@ -185,12 +176,9 @@ impl ServerConn {
                     s.finish(body.data())?;
                 }
                 Message::ParameterStatus(body) => {
-                    self.params
-                        .insert(body.name()?.to_owned(), body.value()?.to_owned());
+                    self.params.insert(body.name()?.to_owned(), body.value()?.to_owned());
                 }
-                Message::BackendKeyData(body) => {
-                    self.key = (body.process_id() as u32, body.secret_key() as u32)
-                }
+                Message::BackendKeyData(body) => self.key = (body.process_id() as u32, body.secret_key() as u32),
                 Message::NoticeResponse(_) => {}
                 Message::ReadyForQuery(_) => return Ok(()),
                 Message::ErrorResponse(body) => {
@@ -207,11 +195,7 @@ impl ServerConn {
                     }
                     return Err(BackendError::Server(fields));
                 }
-                _ => {
-                    return Err(BackendError::Protocol(
-                        "unexpected message during startup".into(),
-                    ))
-                }
+                _ => return Err(BackendError::Protocol("unexpected message during startup".into())),
             }
         }
     }
@@ -225,10 +209,7 @@ impl ServerConn {
 
     /// Runs the proxy's own simple query to completion and returns the text of
     /// every row. Used only between client transactions.
-    pub async fn internal_query(
-        &mut self,
-        sql: &str,
-    ) -> Result<Vec<Vec<Option<String>>>, BackendError> {
+    pub async fn internal_query(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, BackendError> {
         let mut out = BytesMut::new();
         protocol::put_query(&mut out, sql);
         self.stream.write_all(&out).await?;
@@ -246,10 +227,8 @@ impl ServerConn {
                 Err(e) => return Err(BackendError::Protocol(e.to_string())),
             };
             match frame.tag {
-                b'D' => rows.push(
-                    decode_text_row(frame.body())
-                        .ok_or_else(|| BackendError::Protocol("bad DataRow".into()))?,
-                ),
+                b'D' => rows
+                    .push(decode_text_row(frame.body()).ok_or_else(|| BackendError::Protocol("bad DataRow".into()))?),
                 b'E' => error = Some(protocol::decode_error(frame.body())),
                 b'S' => {
                     if let Some((k, v)) = protocol::decode_parameter_status(frame.body()) {
@@ -279,9 +258,7 @@ fn decode_text_row(body: &[u8]) -> Option<Vec<Option<String>>> {
             row.push(None);
         } else {
             let end = pos + len as usize;
-            row.push(Some(
-                String::from_utf8_lossy(body.get(pos..end)?).into_owned(),
-            ));
+            row.push(Some(String::from_utf8_lossy(body.get(pos..end)?).into_owned()));
             pos = end;
         }
     }

@@ -103,11 +103,7 @@ impl Pool {
     /// waiting at most the wait timeout for a free slot.
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = tokio::time::timeout(
-            self.settings.wait_timeout,
-            self.permits.clone().acquire_owned(),
-        )
-        .await;
+        let permit = tokio::time::timeout(self.settings.wait_timeout, self.permits.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
         let permit = match permit {
             Ok(Ok(p)) => p,
@@ -117,14 +113,8 @@ impl Pool {
         loop {
             let candidate = self.idle.lock().pop();
             match candidate {
-                Some(conn)
-                    if conn.looks_alive()
-                        && conn.created.elapsed() < self.settings.max_lifetime =>
-                {
-                    return Ok(Checkout {
-                        conn,
-                        _permit: permit,
-                    });
+                Some(conn) if conn.looks_alive() && conn.created.elapsed() < self.settings.max_lifetime => {
+                    return Ok(Checkout { conn, _permit: permit });
                 }
                 Some(conn) => {
                     tracing::debug!(pool = %self.name, pid = conn.key.0, "dropping stale idle connection")
@@ -134,10 +124,7 @@ impl Pool {
         }
         let conn = ServerConn::connect(&self.target, self.settings.connect_timeout).await?;
         tracing::debug!(pool = %self.name, pid = conn.key.0, "opened server connection");
-        Ok(Checkout {
-            conn,
-            _permit: permit,
-        })
+        Ok(Checkout { conn, _permit: permit })
     }
 
     /// Returns a connection that is idle and clean.
@@ -175,10 +162,7 @@ impl Pool {
                 break;
             };
             match ServerConn::connect(&self.target, self.settings.connect_timeout).await {
-                Ok(conn) => self.checkin(Checkout {
-                    conn,
-                    _permit: permit,
-                }),
+                Ok(conn) => self.checkin(Checkout { conn, _permit: permit }),
                 Err(e) => {
                     tracing::warn!(pool = %self.name, error = %e, "could not open a minimum-pool connection");
                     break;

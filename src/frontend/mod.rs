@@ -91,11 +91,7 @@ impl ClientIo {
             match cut_frame(&mut self.rbuf, protocol::MAX_STARTUP_PACKET) {
                 Ok(Some(f)) => return Ok(f),
                 Ok(None) => self.fill().await?,
-                Err(e) => {
-                    return Err(self
-                        .protocol_violation("08P01", &frame_error_text(&e))
-                        .await)
-                }
+                Err(e) => return Err(self.protocol_violation("08P01", &frame_error_text(&e)).await),
             }
         }
     }

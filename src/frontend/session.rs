@@ -24,8 +24,7 @@ const HIGH_WATER: usize = 1 << 20;
 /// Proxy-named statements kept per server before it is cleared.
 const MAX_PREPARED_PER_SERVER: usize = 2000;
 /// Reads every setting the client's session changed, to carry it to the next server.
-const CAPTURE_SETTINGS: &str =
-    "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
+const CAPTURE_SETTINGS: &str = "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
 
 /// What the server will answer next, in order, for messages already sent.
 #[derive(Debug)]
@@ -289,10 +288,7 @@ impl Session {
 
     /// Between transactions with nothing outstanding.
     fn is_idle(&self) -> bool {
-        self.expect.is_empty()
-            && self.status == b'I'
-            && self.to_server.is_empty()
-            && !self.in_copy_in
+        self.expect.is_empty() && self.status == b'I' && self.to_server.is_empty() && !self.in_copy_in
     }
 
     fn renames_statements(&self) -> bool {
@@ -511,11 +507,7 @@ impl Session {
             return Err(self.malformed("Describe"));
         };
         self.ensure_server().await?;
-        let mapped = if kind == b'S' {
-            self.map_statement(name)
-        } else {
-            None
-        };
+        let mapped = if kind == b'S' { self.map_statement(name) } else { None };
         match mapped {
             Some(stmt) => {
                 let mut out = BytesMut::new();
@@ -591,10 +583,9 @@ impl Session {
         match frame.tag {
             b'N' | b'A' => self.to_client.extend_from_slice(&frame.bytes),
             b'S' => {
-                if let (Some((k, v)), Some(co)) = (
-                    protocol::decode_parameter_status(frame.body()),
-                    self.server.as_mut(),
-                ) {
+                if let (Some((k, v)), Some(co)) =
+                    (protocol::decode_parameter_status(frame.body()), self.server.as_mut())
+                {
                     co.conn.params.insert(k.to_owned(), v.to_owned());
                 }
                 self.capture_settings = true;
@@ -612,9 +603,7 @@ impl Session {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
                         tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
                     }
-                    b'C' if self.mode == PoolMode::Transaction => {
-                        self.note_command_tag(frame.body())
-                    }
+                    b'C' if self.mode == PoolMode::Transaction => self.note_command_tag(frame.body()),
                     _ => {}
                 }
                 if self.expect.front().is_some_and(|e| e.ends_with(tag)) {
@@ -633,12 +622,7 @@ impl Session {
             // the proxy, so report this as a statement error, now if it is
             // waiting, else at its next statement.
             if !self.expect.is_empty() {
-                protocol::put_error(
-                    &mut self.to_client,
-                    Severity::Error,
-                    &fields.code,
-                    &fields.message,
-                );
+                protocol::put_error(&mut self.to_client, Severity::Error, &fields.code, &fields.message);
             }
             self.server_dying = Some((fields.code, fields.message));
             return Ok(());
@@ -713,11 +697,7 @@ impl Session {
             if dying.is_none() {
                 protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
             }
-            if self
-                .expect
-                .iter()
-                .any(|e| matches!(e, Expect::Sync | Expect::Query))
-            {
+            if self.expect.iter().any(|e| matches!(e, Expect::Sync | Expect::Query)) {
                 protocol::put_ready_for_query(&mut self.to_client, b'I');
             }
         } else if self.status != b'I' || self.mode == PoolMode::Session {
@@ -745,8 +725,7 @@ impl Session {
                 let code = match e {
                     PoolError::WaitTimeout(_) => "53300",
                     PoolError::Connect(BackendError::Server(ref f)) => {
-                        let msg =
-                            format!("partproxy: could not connect to the server: {}", f.message);
+                        let msg = format!("partproxy: could not connect to the server: {}", f.message);
                         let code = f.code.clone();
                         protocol::put_error(&mut self.to_client, Severity::Fatal, &code, &msg);
                         return Err(());
@@ -847,10 +826,7 @@ impl Session {
 
 /// Sets the server's session settings to `desired`, resetting first if the
 /// server carries another client's settings. Does nothing when they match.
-async fn apply_settings(
-    conn: &mut ServerConn,
-    desired: &BTreeMap<String, String>,
-) -> Result<(), BackendError> {
+async fn apply_settings(conn: &mut ServerConn, desired: &BTreeMap<String, String>) -> Result<(), BackendError> {
     if &conn.applied == desired {
         return Ok(());
     }
@@ -879,8 +855,5 @@ async fn apply_settings(
 
 /// ASCII case-insensitive substring search.
 fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }

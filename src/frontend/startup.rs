@@ -17,10 +17,7 @@ const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
 
 /// Runs the startup phase. Returns the ready session, or `None` when the
 /// connection was a cancel request or was refused with a FATAL error.
-pub async fn handshake(
-    proxy: &Arc<Proxy>,
-    mut io: ClientIo,
-) -> Result<Option<Session>, ClientError> {
+pub async fn handshake(proxy: &Arc<Proxy>, mut io: ClientIo) -> Result<Option<Session>, ClientError> {
     let body = loop {
         let body = io.read_startup().await?;
         let Some(code) = protocol::startup_code(&body) else {
@@ -70,18 +67,10 @@ pub async fn handshake(
             )
             .await);
     };
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let Some(user_name) = get("user").filter(|u| !u.is_empty()).map(str::to_owned) else {
         return Err(io
-            .fatal(
-                "28000",
-                "no PostgreSQL user name specified in startup packet",
-            )
+            .fatal("28000", "no PostgreSQL user name specified in startup packet")
             .await);
     };
     let database = get("database")
@@ -90,10 +79,7 @@ pub async fn handshake(
         .to_owned();
     if get("replication").is_some_and(|r| !matches!(r, "false" | "off" | "no" | "0")) {
         return Err(io
-            .fatal(
-                "0A000",
-                "partproxy does not support replication connections",
-            )
+            .fatal("0A000", "partproxy does not support replication connections")
             .await);
     }
     let Some(client_guard) = proxy.admit_client() else {
@@ -127,10 +113,7 @@ pub async fn handshake(
             Some(pairs) => desired.extend(pairs),
             None => {
                 return Err(io
-                    .fatal(
-                        "08P01",
-                        &format!("invalid command-line argument: {options}"),
-                    )
+                    .fatal("08P01", &format!("invalid command-line argument: {options}"))
                     .await)
             }
         }
@@ -150,11 +133,7 @@ pub async fn handshake(
 
 /// Runs the configured authentication exchange. Unknown users go through a
 /// SCRAM exchange against a mock secret, as PostgreSQL does.
-async fn authenticate(
-    io: &mut ClientIo,
-    user_name: &str,
-    user: Option<&User>,
-) -> Result<bool, ClientError> {
+async fn authenticate(io: &mut ClientIo, user_name: &str, user: Option<&User>) -> Result<bool, ClientError> {
     match user {
         Some(u) if u.auth == AuthMethod::Trust => Ok(true),
         Some(User {
@@ -199,10 +178,7 @@ async fn scram(io: &mut ClientIo, secret: &auth::ScramSecret) -> Result<bool, Cl
     let mechanism = protocol::read_cstr(body, &mut pos).unwrap_or_default();
     if mechanism != "SCRAM-SHA-256" {
         return Err(io
-            .fatal(
-                "28000",
-                "client selected an invalid SASL authentication mechanism",
-            )
+            .fatal("28000", "client selected an invalid SASL authentication mechanism")
             .await);
     }
     let data = body.get(pos + 4..).unwrap_or_default();
@@ -265,8 +241,7 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        let got =
-            parse_options("-c search_path=a,b --statement-timeout=5s -cwork_mem=64MB").unwrap();
+        let got = parse_options("-c search_path=a,b --statement-timeout=5s -cwork_mem=64MB").unwrap();
         assert_eq!(
             got,
             vec![
@@ -275,10 +250,7 @@ mod tests {
                 ("work_mem".into(), "64MB".into())
             ]
         );
-        assert_eq!(
-            parse_options(r"-c application_name=a\ b").unwrap()[0].1,
-            "a b"
-        );
+        assert_eq!(parse_options(r"-c application_name=a\ b").unwrap()[0].1, "a b");
         assert!(parse_options("bogus").is_none());
     }
 }

@@ -311,10 +311,7 @@ mod tests {
         put_parse(&mut buf, "s1", "select $1", &[0, 1, 0, 0, 0, 23]);
         let f = cut_frame(&mut buf, 1024).unwrap().unwrap();
         let p = decode_parse(f.body()).unwrap();
-        assert_eq!(
-            (p.name, p.query, p.rest),
-            ("s1", "select $1", &[0, 1, 0, 0, 0, 23][..])
-        );
+        assert_eq!((p.name, p.query, p.rest), ("s1", "select $1", &[0, 1, 0, 0, 0, 23][..]));
         put_bind(&mut buf, "", "s1", &[0, 0]);
         let f = cut_frame(&mut buf, 1024).unwrap().unwrap();
         let b = decode_bind(f.body()).unwrap();

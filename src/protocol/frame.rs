@@ -48,10 +48,7 @@ pub fn cut_frame(buf: &mut BytesMut, max_len: usize) -> Result<Option<Frame>, Fr
     }
     let len = len as usize;
     if len > max_len {
-        return Err(FrameError::TooLarge {
-            len,
-            limit: max_len,
-        });
+        return Err(FrameError::TooLarge { len, limit: max_len });
     }
     if buf.len() < len + 1 {
         return Ok(None);
@@ -73,10 +70,7 @@ pub fn cut_startup(buf: &mut BytesMut, max_len: usize) -> Result<Option<Bytes>, 
     }
     let len = len as usize;
     if len > max_len {
-        return Err(FrameError::TooLarge {
-            len,
-            limit: max_len,
-        });
+        return Err(FrameError::TooLarge { len, limit: max_len });
     }
     if buf.len() < len {
         return Ok(None);
@@ -103,10 +97,7 @@ mod tests {
     #[test]
     fn rejects_huge_and_negative_lengths() {
         let mut buf = BytesMut::from(&b"Q\x7f\xff\xff\xff"[..]);
-        assert!(matches!(
-            cut_frame(&mut buf, 1 << 20),
-            Err(FrameError::TooLarge { .. })
-        ));
+        assert!(matches!(cut_frame(&mut buf, 1 << 20), Err(FrameError::TooLarge { .. })));
         let mut buf = BytesMut::from(&b"Q\x00\x00\x00\x02"[..]);
         assert_eq!(cut_frame(&mut buf, 1 << 20), Err(FrameError::BadLength(2)));
         let mut buf = BytesMut::from(&b"\xff\xff\xff\xff"[..]);

@@ -13,24 +13,16 @@ async fn wrong_password_and_unknown_database() {
         support::message(&err),
         "password authentication failed for user \"postgres\""
     );
-    let err = support::connect(p.port, "nobody", "x", "postgres")
-        .await
-        .unwrap_err();
+    let err = support::connect(p.port, "nobody", "x", "postgres").await.unwrap_err();
     assert_eq!(sqlstate(&err), "28P01");
     let err = support::connect(p.port, "postgres", support::PASSWORD, "nosuchdb")
         .await
         .unwrap_err();
     assert_eq!(sqlstate(&err), "3D000");
-    assert_eq!(
-        support::message(&err),
-        "database \"nosuchdb\" does not exist"
-    );
+    assert_eq!(support::message(&err), "database \"nosuchdb\" does not exist");
     // The proxy is still fine.
     let c = support::superuser(p.port).await;
-    assert_eq!(
-        c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0),
-        7
-    );
+    assert_eq!(c.query_one("SELECT 7", &[]).await.unwrap().get::<_, i32>(0), 7);
 }
 
 #[tokio::test]
@@ -43,10 +35,7 @@ async fn md5_trust_and_scram_verifier_users() {
         .await
         .unwrap();
     let verifier: String = admin
-        .query_one(
-            "SELECT rolpassword FROM pg_authid WHERE rolname = 'verifier_src'",
-            &[],
-        )
+        .query_one("SELECT rolpassword FROM pg_authid WHERE rolname = 'verifier_src'", &[])
         .await
         .unwrap()
         .get(0);
@@ -60,9 +49,7 @@ async fn md5_trust_and_scram_verifier_users() {
         },
     );
 
-    let c = support::connect(p.port, "md5user", "md5pw", "postgres")
-        .await
-        .unwrap();
+    let c = support::connect(p.port, "md5user", "md5pw", "postgres").await.unwrap();
     // The database has a fixed login, so the server session runs as postgres.
     assert_eq!(
         c.query_one("SELECT current_user::text", &[])
@@ -80,21 +67,13 @@ async fn md5_trust_and_scram_verifier_users() {
         "28P01"
     );
 
-    let c = support::connect(p.port, "trustuser", "", "postgres")
-        .await
-        .unwrap();
-    assert_eq!(
-        c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0),
-        1
-    );
+    let c = support::connect(p.port, "trustuser", "", "postgres").await.unwrap();
+    assert_eq!(c.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
 
     let c = support::connect(p.port, "viaverifier", "vpw", "postgres")
         .await
         .unwrap();
-    assert_eq!(
-        c.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0),
-        2
-    );
+    assert_eq!(c.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0), 2);
     assert_eq!(
         sqlstate(
             &support::connect(p.port, "viaverifier", "bad", "postgres")
@@ -105,14 +84,9 @@ async fn md5_trust_and_scram_verifier_users() {
     );
 
     // Database without a fixed login: the proxy logs in as the client.
-    let c = support::connect(p.port, "appuser", "apppw", "app")
-        .await
-        .unwrap();
+    let c = support::connect(p.port, "appuser", "apppw", "app").await.unwrap();
     let who: String = c
-        .query_one(
-            "SELECT current_user::text || '@' || current_database()",
-            &[],
-        )
+        .query_one("SELECT current_user::text || '@' || current_database()", &[])
         .await
         .unwrap()
         .get(0);
@@ -133,14 +107,7 @@ async fn quick_start_with_upstream_flag() {
                 cluster.port
             ),
         ])
-        .args([
-            "--pool-mode",
-            "transaction",
-            "--pool-size",
-            "3",
-            "--log-level",
-            "warn",
-        ])
+        .args(["--pool-mode", "transaction", "--pool-size", "3", "--log-level", "warn"])
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
@@ -157,11 +124,7 @@ async fn quick_start_with_upstream_flag() {
             .get(0);
         assert_eq!(v, "postgres");
         assert_eq!(
-            sqlstate(
-                &support::connect(port, "postgres", "bad", "postgres")
-                    .await
-                    .unwrap_err()
-            ),
+            sqlstate(&support::connect(port, "postgres", "bad", "postgres").await.unwrap_err()),
             "28P01"
         );
     };
@@ -174,11 +137,7 @@ async fn quick_start_with_upstream_flag() {
 fn config_errors_name_the_key_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(
-        &path,
-        "listen = \"127.0.0.1:1\"\n[pool]\npool_size = \"ten\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[pool]\npool_size = \"ten\"\n").unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_partproxy"))
         .arg("--config")
         .arg(&path)

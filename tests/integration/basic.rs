@@ -46,10 +46,7 @@ async fn simple_queries_return_rows_and_command_tags() {
         assert_eq!(tags, [0, 3, 3, 3], "{mode}");
         let err = c.simple_query("SELECT 1/0").await.unwrap_err();
         assert_eq!(sqlstate(&err), "22012");
-        assert_eq!(
-            c.simple_query("SELECT 'still fine'").await.unwrap().len(),
-            3
-        );
+        assert_eq!(c.simple_query("SELECT 'still fine'").await.unwrap().len(), 3);
     }
 }
 
@@ -116,11 +113,9 @@ async fn transactions_commit_and_roll_back() {
         let p = proxy(mode);
         let mut c = support::superuser(p.port).await;
         let table = format!("tx_{mode}");
-        c.batch_execute(&format!(
-            "DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(a int)"
-        ))
-        .await
-        .unwrap();
+        c.batch_execute(&format!("DROP TABLE IF EXISTS {table}; CREATE TABLE {table}(a int)"))
+            .await
+            .unwrap();
         let tx = c.transaction().await.unwrap();
         tx.execute(&format!("INSERT INTO {table} VALUES (1)"), &[])
             .await
@@ -133,17 +128,11 @@ async fn transactions_commit_and_roll_back() {
         tx.commit().await.unwrap();
         // An error inside a transaction aborts it until ROLLBACK.
         c.batch_execute("BEGIN").await.unwrap();
-        assert_eq!(
-            sqlstate(&c.batch_execute("SELECT 1/0").await.unwrap_err()),
-            "22012"
-        );
+        assert_eq!(sqlstate(&c.batch_execute("SELECT 1/0").await.unwrap_err()), "22012");
         let err = c.batch_execute("SELECT 1").await.unwrap_err();
         assert_eq!(sqlstate(&err), "25P02");
         c.batch_execute("ROLLBACK").await.unwrap();
-        let rows = c
-            .query(&format!("SELECT a FROM {table}"), &[])
-            .await
-            .unwrap();
+        let rows = c.query(&format!("SELECT a FROM {table}"), &[]).await.unwrap();
         let got: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
         assert_eq!(got, [2], "{mode}");
     }
@@ -160,10 +149,7 @@ async fn copy_in_and_out() {
         ))
         .await
         .unwrap();
-        let sink = c
-            .copy_in(&format!("COPY {table} FROM STDIN"))
-            .await
-            .unwrap();
+        let sink = c.copy_in(&format!("COPY {table} FROM STDIN")).await.unwrap();
         futures_util::pin_mut!(sink);
         let mut data = String::new();
         for i in 0..5000 {
@@ -172,9 +158,7 @@ async fn copy_in_and_out() {
         sink.send(Bytes::from(data.clone())).await.unwrap();
         assert_eq!(sink.finish().await.unwrap(), 5000);
         let out: Vec<Bytes> = c
-            .copy_out(&format!(
-                "COPY (SELECT * FROM {table} ORDER BY a) TO STDOUT"
-            ))
+            .copy_out(&format!("COPY (SELECT * FROM {table} ORDER BY a) TO STDOUT"))
             .await
             .unwrap()
             .try_collect()
@@ -183,14 +167,9 @@ async fn copy_in_and_out() {
         let text: Vec<u8> = out.concat();
         assert_eq!(String::from_utf8(text).unwrap(), data, "{mode}");
         // A failing COPY leaves the session usable.
-        let sink = c
-            .copy_in(&format!("COPY {table} FROM STDIN"))
-            .await
-            .unwrap();
+        let sink = c.copy_in(&format!("COPY {table} FROM STDIN")).await.unwrap();
         futures_util::pin_mut!(sink);
-        sink.send(Bytes::from_static(b"not-a-number\tx\n"))
-            .await
-            .unwrap();
+        sink.send(Bytes::from_static(b"not-a-number\tx\n")).await.unwrap();
         assert_eq!(sqlstate(&sink.finish().await.unwrap_err()), "22P02");
         let n: i64 = c
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
@@ -226,10 +205,7 @@ async fn notices_and_notifications_are_delivered() {
         .unwrap();
     client.batch_execute("LISTEN chan").await.unwrap();
     let other = support::superuser(p.port).await;
-    other
-        .batch_execute("NOTIFY chan, 'payload-1'")
-        .await
-        .unwrap();
+    other.batch_execute("NOTIFY chan, 'payload-1'").await.unwrap();
     let mut notice = None;
     let mut notification = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -240,17 +216,12 @@ async fn notices_and_notifications_are_delivered() {
             .expect("open");
         match msg {
             AsyncMessage::Notice(n) => notice = Some(n.message().to_owned()),
-            AsyncMessage::Notification(n) => {
-                notification = Some((n.channel().to_owned(), n.payload().to_owned()))
-            }
+            AsyncMessage::Notification(n) => notification = Some((n.channel().to_owned(), n.payload().to_owned())),
             _ => {}
         }
     }
     assert_eq!(notice.unwrap(), "hello from plpgsql");
-    assert_eq!(
-        notification.unwrap(),
-        ("chan".to_owned(), "payload-1".to_owned())
-    );
+    assert_eq!(notification.unwrap(), ("chan".to_owned(), "payload-1".to_owned()));
 }
 
 #[tokio::test]
@@ -261,8 +232,7 @@ async fn cancel_reaches_the_right_backend() {
         let bystander = support::superuser(p.port).await;
         let token = c.cancel_token();
         let slow = tokio::spawn(async move { c.simple_query("SELECT pg_sleep(30)").await });
-        let side =
-            tokio::spawn(async move { bystander.simple_query("SELECT pg_sleep(1.5), 'ok'").await });
+        let side = tokio::spawn(async move { bystander.simple_query("SELECT pg_sleep(1.5), 'ok'").await });
         tokio::time::sleep(Duration::from_millis(500)).await;
         let started = std::time::Instant::now();
         token.cancel_query(NoTls).await.unwrap();

@@ -20,13 +20,7 @@ async fn postgres_restart_mid_test() {
         );
         let idle = support::superuser(p.port).await;
         let busy = support::superuser(p.port).await;
-        assert_eq!(
-            idle.query_one("SELECT 1", &[])
-                .await
-                .unwrap()
-                .get::<_, i32>(0),
-            1
-        );
+        assert_eq!(idle.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
         let running = tokio::spawn(async move {
             let r = busy.simple_query("SELECT pg_sleep(30)").await;
             (busy, r)
@@ -42,30 +36,11 @@ async fn postgres_restart_mid_test() {
         assert!(r.is_err(), "{mode}: query across a restart must fail");
         // Next queries succeed once PostgreSQL is back.
         if mode == "transaction" {
-            assert_eq!(
-                busy.query_one("SELECT 2", &[])
-                    .await
-                    .unwrap()
-                    .get::<_, i32>(0),
-                2
-            );
-            assert_eq!(
-                idle.query_one("SELECT 3", &[])
-                    .await
-                    .unwrap()
-                    .get::<_, i32>(0),
-                3
-            );
+            assert_eq!(busy.query_one("SELECT 2", &[]).await.unwrap().get::<_, i32>(0), 2);
+            assert_eq!(idle.query_one("SELECT 3", &[]).await.unwrap().get::<_, i32>(0), 3);
         }
         let fresh = support::superuser(p.port).await;
-        assert_eq!(
-            fresh
-                .query_one("SELECT 4", &[])
-                .await
-                .unwrap()
-                .get::<_, i32>(0),
-            4
-        );
+        assert_eq!(fresh.query_one("SELECT 4", &[]).await.unwrap().get::<_, i32>(0), 4);
     }
 }
 
@@ -82,15 +57,8 @@ async fn terminated_backend_gives_an_error_and_the_client_goes_on() {
     let c = support::superuser(p.port).await;
     let admin = support::superuser(Cluster::shared().port).await;
     c.batch_execute("BEGIN").await.unwrap();
-    let pid: i32 = c
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
-    admin
-        .execute("SELECT pg_terminate_backend($1)", &[&pid])
-        .await
-        .unwrap();
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(c.query_one("SELECT 1", &[]).await.is_err());
     // The broken connection was discarded; the client keeps working.
@@ -115,27 +83,25 @@ async fn client_vanishing_mid_transaction_leaves_nothing_behind() {
         .unwrap();
     {
         let c = support::superuser(p.port).await;
-        c.batch_execute(
-            "BEGIN; INSERT INTO vanish VALUES (1); LOCK TABLE vanish IN ACCESS EXCLUSIVE MODE",
-        )
-        .await
-        .unwrap();
+        c.batch_execute("BEGIN; INSERT INTO vanish VALUES (1); LOCK TABLE vanish IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
         // Dropped without COMMIT.
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     let c = support::superuser(p.port).await;
     // The single pooled server is usable, not stuck in the dead client's transaction.
-    let n: i64 = tokio::time::timeout(
-        Duration::from_secs(5),
-        c.query_one("SELECT count(*) FROM vanish", &[]),
-    )
-    .await
-    .expect("table still locked")
-    .unwrap()
-    .get(0);
+    let n: i64 = tokio::time::timeout(Duration::from_secs(5), c.query_one("SELECT count(*) FROM vanish", &[]))
+        .await
+        .expect("table still locked")
+        .unwrap()
+        .get(0);
     assert_eq!(n, 0);
     let stuck: i64 = setup
-        .query_one("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND query LIKE '%vanish%'", &[])
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND query LIKE '%vanish%'",
+            &[],
+        )
         .await
         .unwrap()
         .get(0);
@@ -165,14 +131,7 @@ async fn waiting_beyond_the_timeout_gets_an_error_not_a_hang() {
     assert_eq!(sqlstate(&err), "53300", "{err}");
     holder.batch_execute("COMMIT").await.unwrap();
     let again = support::superuser(p.port).await;
-    assert_eq!(
-        again
-            .query_one("SELECT 1", &[])
-            .await
-            .unwrap()
-            .get::<_, i32>(0),
-        1
-    );
+    assert_eq!(again.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
 }
 
 #[tokio::test]
@@ -190,17 +149,13 @@ async fn graceful_shutdown_lets_running_transactions_finish() {
         .await
         .unwrap();
     let c = support::superuser(p.port).await;
-    c.batch_execute("BEGIN; INSERT INTO graceful VALUES (1)")
-        .await
-        .unwrap();
+    c.batch_execute("BEGIN; INSERT INTO graceful VALUES (1)").await.unwrap();
     p.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // New clients are refused...
-    assert!(
-        support::connect(p.port, "postgres", support::PASSWORD, "postgres")
-            .await
-            .is_err()
-    );
+    assert!(support::connect(p.port, "postgres", support::PASSWORD, "postgres")
+        .await
+        .is_err());
     // ...while the open transaction can still commit.
     c.batch_execute("INSERT INTO graceful VALUES (2); COMMIT")
         .await
@@ -212,10 +167,7 @@ async fn graceful_shutdown_lets_running_transactions_finish() {
     })
     .await
     .unwrap();
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "proxy did not exit cleanly"
-    );
+    assert!(status.is_some_and(|s| s.success()), "proxy did not exit cleanly");
     let n: i64 = setup
         .query_one("SELECT count(*) FROM graceful", &[])
         .await

@@ -71,12 +71,9 @@ fn parse_messages(buf: &[u8]) -> Vec<(u8, String)> {
 /// Logs in as the trust user and reads up to ReadyForQuery.
 async fn logged_in(port: u16) -> TcpStream {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    s.write_all(&startup_packet(&[
-        ("user", "trustuser"),
-        ("database", "postgres"),
-    ]))
-    .await
-    .unwrap();
+    s.write_all(&startup_packet(&[("user", "trustuser"), ("database", "postgres")]))
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -101,13 +98,7 @@ async fn assert_fatal(mut s: TcpStream, code: &str) {
 
 async fn still_serving(port: u16) {
     let c = support::superuser(port).await;
-    assert_eq!(
-        c.query_one("SELECT 42", &[])
-            .await
-            .unwrap()
-            .get::<_, i32>(0),
-        42
-    );
+    assert_eq!(c.query_one("SELECT 42", &[]).await.unwrap().get::<_, i32>(0), 42);
 }
 
 #[tokio::test]
@@ -117,16 +108,12 @@ async fn malformed_input_is_refused_and_the_proxy_survives() {
 
     // Garbage instead of a startup packet (an HTTP request).
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
     assert_fatal(s, "08P01").await;
 
     // A startup packet without a user.
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
-    s.write_all(&startup_packet(&[("database", "postgres")]))
-        .await
-        .unwrap();
+    s.write_all(&startup_packet(&[("database", "postgres")])).await.unwrap();
     assert_fatal(s, "28000").await;
 
     // Unsupported protocol version.
@@ -136,9 +123,7 @@ async fn malformed_input_is_refused_and_the_proxy_survives() {
 
     // A 2 GB length field after login: refused before anything is allocated.
     let mut s = logged_in(p.port).await;
-    s.write_all(&[b'Q', 0x7f, 0xff, 0xff, 0xff, b'S'])
-        .await
-        .unwrap();
+    s.write_all(&[b'Q', 0x7f, 0xff, 0xff, 0xff, b'S']).await.unwrap();
     assert_fatal(s, "08P01").await;
 
     // A negative length.
@@ -153,33 +138,20 @@ async fn malformed_input_is_refused_and_the_proxy_survives() {
 
     // A Parse whose strings are not terminated.
     let mut s = logged_in(p.port).await;
-    s.write_all(&[b'P', 0, 0, 0, 8, b'a', b'b', b'c', b'd'])
-        .await
-        .unwrap();
+    s.write_all(&[b'P', 0, 0, 0, 8, b'a', b'b', b'c', b'd']).await.unwrap();
     assert_fatal(s, "08P01").await;
 
     // SSL and GSS encryption requests are answered 'N' and startup goes on.
     let mut s = TcpStream::connect(("127.0.0.1", p.port)).await.unwrap();
-    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
-        .await
-        .unwrap();
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).await.unwrap();
     let mut b = [0u8; 1];
     s.read_exact(&mut b).await.unwrap();
     assert_eq!(&b, b"N");
-    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30])
-        .await
-        .unwrap();
+    s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30]).await.unwrap();
     s.read_exact(&mut b).await.unwrap();
     assert_eq!(&b, b"N");
 
     // The proxy and the client that was connected all along still work.
-    assert_eq!(
-        survivor
-            .query_one("SELECT 1", &[])
-            .await
-            .unwrap()
-            .get::<_, i32>(0),
-        1
-    );
+    assert_eq!(survivor.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
     still_serving(p.port).await;
 }

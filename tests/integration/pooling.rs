@@ -17,10 +17,7 @@ fn proxy(mode: &'static str, pool_size: usize) -> TestProxy {
 }
 
 async fn show(c: &tokio_postgres::Client, name: &str) -> String {
-    c.query_one(&format!("SHOW {name}"), &[])
-        .await
-        .unwrap()
-        .get(0)
+    c.query_one(&format!("SHOW {name}"), &[]).await.unwrap().get(0)
 }
 
 #[tokio::test]
@@ -30,9 +27,11 @@ async fn transaction_mode_keeps_each_clients_settings_to_itself() {
     let a = support::superuser(p.port).await;
     let b = support::superuser(p.port).await;
     let default_tz = show(&b, "TimeZone").await;
-    a.batch_execute("SET TimeZone = 'Asia/Tokyo'; SET search_path = pg_catalog, public; SET application_name = 'client-a'")
-        .await
-        .unwrap();
+    a.batch_execute(
+        "SET TimeZone = 'Asia/Tokyo'; SET search_path = pg_catalog, public; SET application_name = 'client-a'",
+    )
+    .await
+    .unwrap();
     for _ in 0..3 {
         assert_eq!(show(&b, "TimeZone").await, default_tz);
         assert_eq!(show(&b, "search_path").await, "\"$user\", public");
@@ -71,35 +70,21 @@ async fn session_mode_resets_state_between_clients() {
     a.batch_execute("SET TimeZone = 'Asia/Tokyo'; PREPARE q AS SELECT 1")
         .await
         .unwrap();
-    let pid_a: i32 = a
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let pid_a: i32 = a.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     drop(a);
     tokio::time::sleep(Duration::from_millis(200)).await;
     let b = support::superuser(p.port).await;
-    let pid_b: i32 = b
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .unwrap()
-        .get(0);
+    let pid_b: i32 = b.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     assert_eq!(pid_a, pid_b, "pool of one reuses the server");
     assert_ne!(show(&b, "TimeZone").await, "Asia/Tokyo");
-    assert_eq!(
-        sqlstate(&b.batch_execute("EXECUTE q").await.unwrap_err()),
-        "26000"
-    );
+    assert_eq!(sqlstate(&b.batch_execute("EXECUTE q").await.unwrap_err()), "26000");
 }
 
 #[tokio::test]
 async fn prepared_statements_survive_server_switches() {
     let p = proxy("transaction", 3);
     let c = support::superuser(p.port).await;
-    let stmt = c
-        .prepare("SELECT $1::int + 100, pg_backend_pid()")
-        .await
-        .unwrap();
+    let stmt = c.prepare("SELECT $1::int + 100, pg_backend_pid()").await.unwrap();
     // Keep other clients busy so that `c` lands on different servers.
     let mut holders = Vec::new();
     let mut pids = std::collections::HashSet::new();
@@ -121,20 +106,11 @@ async fn prepared_statements_survive_server_switches() {
     assert!(pids.len() >= 2, "expected several servers, got {pids:?}");
     // Another client preparing the same text shares the server-side statement.
     let d = support::superuser(p.port).await;
-    let s2 = d
-        .prepare("SELECT $1::int + 100, pg_backend_pid()")
-        .await
-        .unwrap();
-    assert_eq!(
-        d.query_one(&s2, &[&1i32]).await.unwrap().get::<_, i32>(0),
-        101
-    );
+    let s2 = d.prepare("SELECT $1::int + 100, pg_backend_pid()").await.unwrap();
+    assert_eq!(d.query_one(&s2, &[&1i32]).await.unwrap().get::<_, i32>(0), 101);
     // Closing a statement on the client side does not break the other client.
     drop(s2);
-    assert_eq!(
-        c.query_one(&stmt, &[&2i32]).await.unwrap().get::<_, i32>(0),
-        102
-    );
+    assert_eq!(c.query_one(&stmt, &[&2i32]).await.unwrap().get::<_, i32>(0), 102);
 }
 
 #[tokio::test]

@@ -101,11 +101,7 @@ impl Cluster {
     /// Starts a new cluster, stopped and removed when the test process exits.
     pub fn start() -> Cluster {
         let bindir = bindir();
-        let dir = std::env::temp_dir().join(format!(
-            "partproxy-test-{}-{}",
-            std::process::id(),
-            free_port()
-        ));
+        let dir = std::env::temp_dir().join(format!("partproxy-test-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("create cluster dir");
         if let Some((uid, gid)) = run_as() {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown cluster dir");
@@ -135,9 +131,7 @@ impl Cluster {
         std::fs::write(&conf_path, text).expect("write postgresql.conf");
         let hba_path = data.join("pg_hba.conf");
         let hba = std::fs::read_to_string(&hba_path).expect("read pg_hba.conf");
-        let hba = format!(
-            "host all trustuser 127.0.0.1/32 trust\nhost all md5user 127.0.0.1/32 md5\n{hba}"
-        );
+        let hba = format!("host all trustuser 127.0.0.1/32 trust\nhost all md5user 127.0.0.1/32 md5\n{hba}");
         std::fs::write(&hba_path, hba).expect("write pg_hba.conf");
 
         let cluster = Cluster { port, dir, bindir };
@@ -237,12 +231,7 @@ impl Cluster {
 }
 
 /// Connects with tokio-postgres and drives the connection in the background.
-pub async fn connect(
-    port: u16,
-    user: &str,
-    password: &str,
-    db: &str,
-) -> Result<Client, tokio_postgres::Error> {
+pub async fn connect(port: u16, user: &str, password: &str, db: &str) -> Result<Client, tokio_postgres::Error> {
     let (client, conn) = tokio_postgres::Config::new()
         .host("127.0.0.1")
         .port(port)
@@ -260,9 +249,7 @@ pub async fn connect(
 
 /// Connects as the superuser to database `postgres`.
 pub async fn superuser(port: u16) -> Client {
-    connect(port, "postgres", PASSWORD, "postgres")
-        .await
-        .expect("connect")
+    connect(port, "postgres", PASSWORD, "postgres").await.expect("connect")
 }
 
 /// Settings for a proxy under test.
@@ -352,8 +339,7 @@ password = "apppw"
 
     /// Starts a proxy with a literal configuration listening on `port`.
     pub fn start_with_config(text: &str, port: u16) -> TestProxy {
-        let config_path =
-            std::env::temp_dir().join(format!("partproxy-test-{}-{port}.toml", std::process::id()));
+        let config_path = std::env::temp_dir().join(format!("partproxy-test-{}-{port}.toml", std::process::id()));
         std::fs::write(&config_path, text).expect("write config");
         let child = Command::new(env!("CARGO_BIN_EXE_partproxy"))
             .arg("--config")
