@@ -1,0 +1,63 @@
+# Shared helpers for the project's scripts: finding (or installing) the
+# PostgreSQL server binaries and running a throwaway cluster.
+
+# Prints the directory holding initdb/postgres, installing PostgreSQL through
+# apt when it is missing and we are allowed to.
+pg_bindir() {
+  local dir
+  if [ -n "${PG_BINDIR:-}" ] && [ -x "$PG_BINDIR/initdb" ]; then echo "$PG_BINDIR"; return; fi
+  if command -v pg_config >/dev/null 2>&1; then
+    dir=$(pg_config --bindir 2>/dev/null || true)
+    if [ -x "$dir/initdb" ]; then echo "$dir"; return; fi
+  fi
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "PostgreSQL server binaries not found: installing them with apt-get" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >&2
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return; fi
+  fi
+  echo "PostgreSQL server binaries not found. Install them (Debian/Ubuntu: apt-get install postgresql) or set PG_BINDIR." >&2
+  return 1
+}
+
+# Runs a command as the account that owns the cluster (initdb refuses root).
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null \
+    || echo $((20000 + RANDOM % 20000))
+}
+
+# start_cluster DIR PORT PASSWORD: initdb (scram for TCP) and start; fsync off.
+start_cluster() {
+  local dir=$1 port=$2 password=$3 bindir
+  bindir=$(pg_bindir)
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; fi
+  printf '%s' "$password" > "$dir/pw"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir/pw"; fi
+  as_pg "$bindir/initdb" -D "$dir/data" -U postgres -E UTF8 --locale=C --no-sync \
+    --pwfile="$dir/pw" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  cat >> "$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 1200
+CONF
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+}
+
+stop_cluster() {
+  local dir=$1 bindir
+  bindir=$(pg_bindir)
+  as_pg "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
