@@ -10,7 +10,11 @@ use partproxy::protocol::{cut_frame, decode_bind, put_bind, put_parse};
 fn result_set(rows: usize) -> BytesMut {
     let mut buf = BytesMut::new();
     for i in 0..rows {
-        let cols = [format!("{i}"), format!("user-{i}@example.com"), "2026-11-21 12:00:00+00".to_owned()];
+        let cols = [
+            format!("{i}"),
+            format!("user-{i}@example.com"),
+            "2026-11-21 12:00:00+00".to_owned(),
+        ];
         let body_len: usize = 2 + cols.iter().map(|c| 4 + c.len()).sum::<usize>();
         buf.put_u8(b'D');
         buf.put_i32((4 + body_len) as i32);
@@ -49,7 +53,12 @@ fn statements(c: &mut Criterion) {
     let sql = "SELECT abalance FROM pgbench_accounts WHERE aid = $1";
     let types = [0u8, 1, 0, 0, 0, 23];
     let mut bind = BytesMut::new();
-    put_bind(&mut bind, "", "P0_1", &[0, 1, 0, 1, 0, 1, 0, 0, 0, 4, 0, 0, 0, 42, 0, 0]);
+    put_bind(
+        &mut bind,
+        "",
+        "P0_1",
+        &[0, 1, 0, 1, 0, 1, 0, 0, 0, 4, 0, 0, 0, 42, 0, 0],
+    );
     let mut parse = BytesMut::new();
     put_parse(&mut parse, "P0_1", sql, &types);
     c.bench_function("statements/intern_known", |b| {
