@@ -20,7 +20,12 @@ dir=$(mktemp -d /tmp/partproxy-bench.XXXXXX)
 pg_port=$(free_port)
 proxy_port=$(free_port)
 proxy_pid=
-cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; stop_cluster "$dir"; }
+bouncer_port=
+cleanup() {
+  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+  [ -f "$dir/pgbouncer.pid" ] && kill "$(cat "$dir/pgbouncer.pid")" 2>/dev/null
+  stop_cluster "$dir"
+}
 trap cleanup EXIT
 start_cluster "$dir" "$pg_port" bench
 export PGPASSWORD=bench
@@ -31,19 +36,49 @@ export PGPASSWORD=bench
 proxy_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$proxy_port) 2>/dev/null && break; sleep 0.1; done
 
+# PgBouncer, when installed, with the same pool size and mode, for comparison.
+if command -v pgbouncer >/dev/null 2>&1; then
+  bouncer_port=$(free_port)
+  cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+postgres = host=127.0.0.1 port=$pg_port dbname=postgres user=postgres password=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bouncer_port
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = transaction
+default_pool_size = $POOL_SIZE
+max_client_conn = 5000
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  echo '"postgres" "bench"' > "$dir/users.txt"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir/pgbouncer.ini" "$dir/users.txt"
+  as_pg pgbouncer -d "$dir/pgbouncer.ini"
+  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$bouncer_port) 2>/dev/null && break; sleep 0.1; done
+fi
+
 run() { # port mode clients -> "tps latency_ms"
   "$pgbench" -h 127.0.0.1 -p "$1" -U postgres -M "$2" -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -T "$DURATION" -S -n postgres 2>/dev/null \
     | awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.3f", tps, lat}'
 }
 
 echo "pgbench -S (select-only), scale $SCALE, ${DURATION}s per run, proxy: transaction pooling, pool_size $POOL_SIZE"
-printf '%-9s %7s %12s %10s %12s %10s %8s\n' mode clients direct_tps direct_ms proxy_tps proxy_ms ratio
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+printf '%-9s %7s %11s %9s %11s %9s %11s %9s %13s %13s\n' mode clients direct_tps direct_ms proxy_tps proxy_ms \
+  bouncer_tps bouncer_ms proxy/direct proxy/bouncer
 for mode in simple prepared; do
   for c in $CLIENTS; do
     read -r dt dl <<<"$(run "$pg_port" "$mode" "$c")"
     read -r pt pl <<<"$(run "$proxy_port" "$mode" "$c")"
-    ratio=$(awk -v a="$pt" -v b="$dt" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
-    printf '%-9s %7s %12s %10s %12s %10s %8s\n' "$mode" "$c" "$dt" "$dl" "$pt" "$pl" "$ratio"
+    bt=- bl=- pb=-
+    if [ -n "$bouncer_port" ]; then
+      read -r bt bl <<<"$(run "$bouncer_port" "$mode" "$c")"
+      pb=$(ratio "$pt" "$bt")
+    fi
+    printf '%-9s %7s %11s %9s %11s %9s %11s %9s %13s %13s\n' "$mode" "$c" "$dt" "$dl" "$pt" "$pl" "$bt" "$bl" \
+      "$(ratio "$pt" "$dt")" "$pb"
   done
 done
 cpu=$(awk '{print ($14 + $15) / 100}' "/proc/$proxy_pid/stat" 2>/dev/null || echo '?')

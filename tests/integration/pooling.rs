@@ -160,3 +160,99 @@ async fn two_hundred_clients_over_a_pool_of_ten() {
         .get(0);
     assert!((1..=10).contains(&n), "server connections: {n}");
 }
+
+#[tokio::test]
+async fn deferred_parse_still_reports_errors_with_their_sqlstate() {
+    let p = proxy("transaction", 2);
+    let c = support::superuser(p.port).await;
+    // Parse + Describe + Sync outside a transaction: the error comes back as
+    // it would from PostgreSQL, and the session goes on.
+    let err = c.prepare("SELEC broken syntax").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42601");
+    let err = c.prepare("SELECT * FROM no_such_table_anywhere").await.unwrap_err();
+    assert_eq!(sqlstate(&err), "42P01");
+    let ok = c.prepare("SELECT $1::int").await.unwrap();
+    assert_eq!(c.query_one(&ok, &[&9i32]).await.unwrap().get::<_, i32>(0), 9);
+    // Inside a transaction as well.
+    c.batch_execute("BEGIN").await.unwrap();
+    assert_eq!(sqlstate(&c.prepare("SELEC 1").await.unwrap_err()), "42601");
+    c.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(c.query_one(&ok, &[&10i32]).await.unwrap().get::<_, i32>(0), 10);
+}
+
+#[tokio::test]
+async fn startup_options_become_session_settings() {
+    for mode in ["session", "transaction"] {
+        let p = proxy(mode, 2);
+        let (c, conn) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(p.port)
+            .user("postgres")
+            .password(support::PASSWORD)
+            .dbname("postgres")
+            .options("-c search_path=pg_catalog -c statement_timeout=1234")
+            .application_name("startup-test")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        for _ in 0..3 {
+            assert_eq!(show(&c, "search_path").await, "pg_catalog", "{mode}");
+            assert_eq!(show(&c, "statement_timeout").await, "1234ms", "{mode}");
+            assert_eq!(show(&c, "application_name").await, "startup-test", "{mode}");
+        }
+        // An invalid startup setting is refused at connect, as PostgreSQL does.
+        let Err(err) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(p.port)
+            .user("postgres")
+            .password(support::PASSWORD)
+            .dbname("postgres")
+            .options("-c no_such_setting_x=1")
+            .connect(tokio_postgres::NoTls)
+            .await
+        else {
+            panic!("invalid setting accepted")
+        };
+        assert_eq!(sqlstate(&err), "42704", "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn min_pool_size_opens_connections_ahead() {
+    let cluster = Cluster::shared();
+    let admin = support::superuser(cluster.port).await;
+    admin
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE warmpool LOGIN PASSWORD 'wp'; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        )
+        .await
+        .unwrap();
+    let extra = format!(
+        "\n[[databases]]\nname = \"warm\"\ndbname = \"postgres\"\nport = {}\nuser = \"warmpool\"\npassword = \"wp\"\nmin_pool_size = 3\n",
+        cluster.port
+    );
+    let _p = TestProxy::start(
+        cluster,
+        ProxySettings {
+            extra,
+            ..Default::default()
+        },
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n: i64 = admin
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = 'warmpool'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        if n == 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "expected 3 warm connections, have {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
