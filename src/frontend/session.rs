@@ -554,6 +554,18 @@ impl Session {
         match tag {
             "SET" | "RESET" => self.capture_settings = true,
             "LISTEN" | "PREPARE" | "DECLARE CURSOR" | "LOAD" => self.discard_on_release = true,
+            "DEALLOCATE ALL" | "DISCARD ALL" => {
+                // The server dropped every prepared statement, the proxy's
+                // shared ones included; the client's are gone as they would be.
+                self.statements.clear();
+                if let Some(co) = self.server.as_mut() {
+                    co.conn.prepared.clear();
+                    if tag == "DISCARD ALL" {
+                        co.conn.applied.clear();
+                        self.capture_settings = true;
+                    }
+                }
+            }
             _ => {}
         }
     }

@@ -30,10 +30,7 @@ async fn md5_trust_and_scram_verifier_users() {
     let cluster = Cluster::shared();
     // A verifier as PostgreSQL stores it.
     let admin = support::superuser(cluster.port).await;
-    admin
-        .batch_execute("DO $$ BEGIN CREATE ROLE verifier_src LOGIN PASSWORD 'vpw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-        .await
-        .unwrap();
+    support::ensure_role(&admin, "verifier_src", "vpw").await;
     let verifier: String = admin
         .query_one("SELECT rolpassword FROM pg_authid WHERE rolname = 'verifier_src'", &[])
         .await

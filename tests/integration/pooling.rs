@@ -111,16 +111,22 @@ async fn prepared_statements_survive_server_switches() {
     // Closing a statement on the client side does not break the other client.
     drop(s2);
     assert_eq!(c.query_one(&stmt, &[&2i32]).await.unwrap().get::<_, i32>(0), 102);
+    // DEALLOCATE ALL drops this client's statements, as PostgreSQL would, and
+    // the shared ones on that server are prepared again when others need them.
+    d.batch_execute("DEALLOCATE ALL").await.unwrap();
+    assert_eq!(c.query_one(&stmt, &[&3i32]).await.unwrap().get::<_, i32>(0), 103);
+    let s3 = d.prepare("SELECT $1::int + 100, pg_backend_pid()").await.unwrap();
+    assert_eq!(d.query_one(&s3, &[&4i32]).await.unwrap().get::<_, i32>(0), 104);
+    c.batch_execute("DEALLOCATE ALL").await.unwrap();
+    let err = c.query_one(&stmt, &[&5i32]).await.unwrap_err();
+    assert_eq!(sqlstate(&err), "26000");
 }
 
 #[tokio::test]
 async fn two_hundred_clients_over_a_pool_of_ten() {
     let cluster = Cluster::shared();
     let admin = support::superuser(cluster.port).await;
-    admin
-        .batch_execute("DO $$ BEGIN CREATE ROLE manyclients LOGIN PASSWORD 'mc'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
-        .await
-        .unwrap();
+    support::ensure_role(&admin, "manyclients", "mc").await;
     let extra = "\n[[users]]\nname = \"manyclients\"\npassword = \"mc\"\n".to_owned();
     let p = TestProxy::start(
         cluster,
@@ -222,12 +228,7 @@ async fn startup_options_become_session_settings() {
 async fn min_pool_size_opens_connections_ahead() {
     let cluster = Cluster::shared();
     let admin = support::superuser(cluster.port).await;
-    admin
-        .batch_execute(
-            "DO $$ BEGIN CREATE ROLE warmpool LOGIN PASSWORD 'wp'; EXCEPTION WHEN duplicate_object THEN NULL; END $$",
-        )
-        .await
-        .unwrap();
+    support::ensure_role(&admin, "warmpool", "wp").await;
     let extra = format!(
         "\n[[databases]]\nname = \"warm\"\ndbname = \"postgres\"\nport = {}\nuser = \"warmpool\"\npassword = \"wp\"\nmin_pool_size = 3\n",
         cluster.port

@@ -405,3 +405,11 @@ pub fn message(e: &tokio_postgres::Error) -> String {
         .map(|d| d.message().to_owned())
         .unwrap_or_else(|| e.to_string())
 }
+
+/// Creates a login role on the cluster unless it exists already.
+pub async fn ensure_role(admin: &Client, name: &str, password: &str) {
+    let sql = format!(
+        "DO $$ BEGIN CREATE ROLE {name} LOGIN PASSWORD '{password}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    );
+    admin.batch_execute(&sql).await.expect("create role");
+}
