@@ -88,6 +88,13 @@ async fn md5_trust_and_scram_verifier_users() {
         .unwrap()
         .get(0);
     assert_eq!(who, "appuser@app");
+    // The server authenticates those logins by md5 and trust (see the test
+    // cluster's pg_hba.conf): the proxy answers whatever the server asks.
+    for (user, password) in [("md5user", "md5pw"), ("trustuser", "")] {
+        let c = support::connect(p.port, user, password, "app").await.unwrap();
+        let who: String = c.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+        assert_eq!(who, user);
+    }
 }
 
 #[tokio::test]
