@@ -7,5 +7,6 @@ pub mod backend;
 pub mod cancel;
 pub mod config;
 pub mod frontend;
+pub mod keys;
 pub mod prepared;
 pub mod protocol;

@@ -1,0 +1,380 @@
+//! Key types and values, compared the way PostgreSQL compares them.
+
+use std::cmp::Ordering;
+use std::str::FromStr;
+
+use bigdecimal::BigDecimal;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// The key column types the router understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// smallint
+    Int2,
+    /// integer
+    Int4,
+    /// bigint
+    Int8,
+    /// numeric (any precision)
+    Numeric,
+    /// date
+    Date,
+    /// timestamp without time zone
+    Timestamp,
+    /// timestamp with time zone
+    TimestampTz,
+    /// text, varchar, char-free string types
+    Text,
+    /// uuid
+    Uuid,
+}
+
+impl KeyType {
+    /// Maps `format_type()` output (e.g. `character varying(20)`) to a key type.
+    pub fn from_pg_name(name: &str) -> Option<KeyType> {
+        let base = name.split('(').next().unwrap_or(name).trim();
+        Some(match base {
+            "smallint" | "int2" => KeyType::Int2,
+            "integer" | "int" | "int4" => KeyType::Int4,
+            "bigint" | "int8" => KeyType::Int8,
+            "numeric" | "decimal" => KeyType::Numeric,
+            "date" => KeyType::Date,
+            "timestamp without time zone" | "timestamp" => KeyType::Timestamp,
+            "timestamp with time zone" | "timestamptz" => KeyType::TimestampTz,
+            "text" | "character varying" | "varchar" => KeyType::Text,
+            "uuid" => KeyType::Uuid,
+            _ => return None,
+        })
+    }
+
+    /// True for types whose values are discrete steps (so `x > 5` is `x >= 6`).
+    pub fn is_discrete(self) -> bool {
+        matches!(
+            self,
+            KeyType::Int2 | KeyType::Int4 | KeyType::Int8 | KeyType::Date | KeyType::Timestamp | KeyType::TimestampTz
+        )
+    }
+
+    /// True for the integer types (where `%` and `mod()` apply).
+    pub fn is_integer(self) -> bool {
+        matches!(self, KeyType::Int2 | KeyType::Int4 | KeyType::Int8)
+    }
+
+    fn int_range(self) -> (i64, i64) {
+        match self {
+            KeyType::Int2 => (i16::MIN as i64, i16::MAX as i64),
+            KeyType::Int4 => (i32::MIN as i64, i32::MAX as i64),
+            _ => (i64::MIN, i64::MAX),
+        }
+    }
+}
+
+/// A non-null key value. Values of one key column are always of one variant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeyValue {
+    /// smallint, integer, bigint
+    Int(i64),
+    /// numeric
+    Numeric(BigDecimal),
+    /// date, as days since 2000-01-01 (PostgreSQL's epoch)
+    Date(i32),
+    /// timestamp, microseconds since 2000-01-01 00:00:00
+    Timestamp(i64),
+    /// timestamptz, microseconds since 2000-01-01 00:00:00 UTC
+    TimestampTz(i64),
+    /// text, compared bytewise (the C collation)
+    Text(String),
+    /// uuid, compared bytewise
+    Uuid([u8; 16]),
+}
+
+impl PartialOrd for KeyValue {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeyValue {
+    fn cmp(&self, other: &Self) -> Ordering {
+        use KeyValue::*;
+        match (self, other) {
+            (Int(a), Int(b)) => a.cmp(b),
+            (Numeric(a), Numeric(b)) => a.cmp(b),
+            (Date(a), Date(b)) => a.cmp(b),
+            (Timestamp(a), Timestamp(b)) | (TimestampTz(a), TimestampTz(b)) => a.cmp(b),
+            (Text(a), Text(b)) => a.as_bytes().cmp(b.as_bytes()),
+            (Uuid(a), Uuid(b)) => a.cmp(b),
+            // Mixed variants never meet for one column; order them stably anyway.
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl KeyValue {
+    fn rank(&self) -> u8 {
+        match self {
+            KeyValue::Int(_) => 0,
+            KeyValue::Numeric(_) => 1,
+            KeyValue::Date(_) => 2,
+            KeyValue::Timestamp(_) => 3,
+            KeyValue::TimestampTz(_) => 4,
+            KeyValue::Text(_) => 5,
+            KeyValue::Uuid(_) => 6,
+        }
+    }
+
+    /// The next value up, for discrete types (`None` at the top or for dense types).
+    pub fn successor(&self) -> Option<KeyValue> {
+        Some(match self {
+            KeyValue::Int(v) => KeyValue::Int(v.checked_add(1)?),
+            KeyValue::Date(v) => KeyValue::Date(v.checked_add(1)?),
+            KeyValue::Timestamp(v) => KeyValue::Timestamp(v.checked_add(1)?),
+            KeyValue::TimestampTz(v) => KeyValue::TimestampTz(v.checked_add(1)?),
+            _ => return None,
+        })
+    }
+
+    /// The next value down, for discrete types.
+    pub fn predecessor(&self) -> Option<KeyValue> {
+        Some(match self {
+            KeyValue::Int(v) => KeyValue::Int(v.checked_sub(1)?),
+            KeyValue::Date(v) => KeyValue::Date(v.checked_sub(1)?),
+            KeyValue::Timestamp(v) => KeyValue::Timestamp(v.checked_sub(1)?),
+            KeyValue::TimestampTz(v) => KeyValue::TimestampTz(v.checked_sub(1)?),
+            _ => return None,
+        })
+    }
+}
+
+/// How a timestamp literal without an offset becomes an instant, for
+/// timestamptz keys: the session's TimeZone. Constraints are read in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeZoneRule {
+    /// UTC (how the catalog reads constraint text).
+    Utc,
+    /// A fixed offset east of UTC, in seconds.
+    Fixed(i32),
+}
+
+impl TimeZoneRule {
+    fn offset_secs(self) -> i64 {
+        match self {
+            TimeZoneRule::Utc => 0,
+            TimeZoneRule::Fixed(s) => s as i64,
+        }
+    }
+}
+
+const PG_EPOCH_DAYS_FROM_CE: i32 = 730_120; // 2000-01-01 as days from 0001-01-01 (proleptic)
+
+fn pg_epoch() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+fn parse_date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()
+}
+
+fn parse_naive_timestamp(s: &str) -> Option<NaiveDateTime> {
+    let s = s.trim();
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t);
+        }
+    }
+    parse_date(s).map(|d| d.and_time(NaiveTime::MIN))
+}
+
+/// Splits a trailing UTC offset (`+00`, `-05:30`, `+0530`, `Z`) off a timestamp text.
+fn split_offset(s: &str) -> (&str, Option<i64>) {
+    let s = s.trim();
+    if let Some(rest) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return (rest, Some(0));
+    }
+    // The offset sign comes after the time part (a date's dashes come first).
+    let Some(time_start) = s.find([' ', 'T']) else {
+        return (s, None);
+    };
+    let Some(pos) = s[time_start..].rfind(['+', '-']).map(|p| p + time_start) else {
+        return (s, None);
+    };
+    let (head, off) = s.split_at(pos);
+    let sign = if off.starts_with('-') { -1 } else { 1 };
+    let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return (s, None);
+    }
+    let num = |r: std::ops::Range<usize>| digits.get(r).and_then(|d| d.parse::<i64>().ok()).unwrap_or(0);
+    let secs = match digits.len() {
+        1 | 2 => num(0..digits.len()) * 3600,
+        3 | 4 => num(0..digits.len() - 2) * 3600 + num(digits.len() - 2..digits.len()) * 60,
+        _ => num(0..2) * 3600 + num(2..4) * 60 + num(4..digits.len()),
+    };
+    (head.trim_end(), Some(sign * secs))
+}
+
+fn micros_since_epoch(t: NaiveDateTime) -> Option<i64> {
+    (t - pg_epoch()).num_microseconds()
+}
+
+/// Reads a uuid in any of PostgreSQL's input forms: optional braces, hyphens
+/// between groups of four hex digits.
+fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let s = s.trim();
+    let s = s.strip_prefix('{').map_or(Some(s), |rest| rest.strip_suffix('}'))?;
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    if hex.len() != 32
+        || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        || s.starts_with('-')
+        || s.ends_with('-')
+        || s.contains("--")
+    {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Parses the text of a literal as a value of `ty`, the way an untyped
+/// literal compared with a column of that type is read. `None` when the text
+/// is not a valid value or its meaning can't be modelled exactly (special
+/// values like 'infinity', or a fraction for an integer key).
+pub fn parse_text(ty: KeyType, text: &str, tz: TimeZoneRule) -> Option<KeyValue> {
+    match ty {
+        KeyType::Int2 | KeyType::Int4 | KeyType::Int8 => {
+            let v: i64 = text.trim().parse().ok()?;
+            let (lo, hi) = ty.int_range();
+            (lo..=hi).contains(&v).then_some(KeyValue::Int(v))
+        }
+        KeyType::Numeric => {
+            let t = text.trim();
+            if t.eq_ignore_ascii_case("nan") || t.to_ascii_lowercase().contains("inf") {
+                return None;
+            }
+            BigDecimal::from_str(t).ok().map(|d| KeyValue::Numeric(d.normalized()))
+        }
+        KeyType::Date => {
+            let d = parse_date(text)?;
+            Some(KeyValue::Date(d.num_days_from_ce() - PG_EPOCH_DAYS_FROM_CE))
+        }
+        KeyType::Timestamp => {
+            let (head, _offset) = split_offset(text);
+            // PostgreSQL ignores an offset when reading a timestamp without time zone.
+            micros_since_epoch(parse_naive_timestamp(head)?).map(KeyValue::Timestamp)
+        }
+        KeyType::TimestampTz => {
+            let (head, offset) = split_offset(text);
+            let local = micros_since_epoch(parse_naive_timestamp(head)?)?;
+            let offset = offset.unwrap_or_else(|| tz.offset_secs());
+            local
+                .checked_sub(offset.checked_mul(1_000_000)?)
+                .map(KeyValue::TimestampTz)
+        }
+        KeyType::Text => Some(KeyValue::Text(text.to_owned())),
+        KeyType::Uuid => parse_uuid(text).map(KeyValue::Uuid),
+    }
+}
+
+/// An integral number literal as a value of `ty` (numbers are never read as
+/// dates, text or uuids).
+pub fn parse_number(ty: KeyType, digits: &str) -> Option<KeyValue> {
+    match ty {
+        KeyType::Int2 | KeyType::Int4 | KeyType::Int8 | KeyType::Numeric => parse_text(ty, digits, TimeZoneRule::Utc),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names() {
+        assert_eq!(KeyType::from_pg_name("character varying(20)"), Some(KeyType::Text));
+        assert_eq!(
+            KeyType::from_pg_name("timestamp with time zone"),
+            Some(KeyType::TimestampTz)
+        );
+        assert_eq!(KeyType::from_pg_name("numeric(10,2)"), Some(KeyType::Numeric));
+        assert_eq!(KeyType::from_pg_name("double precision"), None);
+    }
+
+    #[test]
+    fn integers_respect_their_width() {
+        assert_eq!(
+            parse_text(KeyType::Int2, "32767", TimeZoneRule::Utc),
+            Some(KeyValue::Int(32767))
+        );
+        assert_eq!(parse_text(KeyType::Int2, "32768", TimeZoneRule::Utc), None);
+        assert_eq!(parse_text(KeyType::Int4, "1.5", TimeZoneRule::Utc), None);
+        assert_eq!(
+            parse_text(KeyType::Int8, " -7 ", TimeZoneRule::Utc),
+            Some(KeyValue::Int(-7))
+        );
+    }
+
+    #[test]
+    fn numerics_compare_by_value() {
+        let a = parse_text(KeyType::Numeric, "10.50", TimeZoneRule::Utc).unwrap();
+        let b = parse_text(KeyType::Numeric, "10.5", TimeZoneRule::Utc).unwrap();
+        let c = parse_text(KeyType::Numeric, "9.999", TimeZoneRule::Utc).unwrap();
+        assert_eq!(a, b);
+        assert!(c < a);
+        assert_eq!(parse_text(KeyType::Numeric, "NaN", TimeZoneRule::Utc), None);
+    }
+
+    #[test]
+    fn dates_and_timestamps() {
+        assert_eq!(
+            parse_text(KeyType::Date, "2000-01-02", TimeZoneRule::Utc),
+            Some(KeyValue::Date(1))
+        );
+        assert_eq!(parse_text(KeyType::Date, "infinity", TimeZoneRule::Utc), None);
+        let ts = parse_text(KeyType::Timestamp, "2000-01-01 00:00:01.5", TimeZoneRule::Utc);
+        assert_eq!(ts, Some(KeyValue::Timestamp(1_500_000)));
+        // An offset is ignored for timestamp without time zone, as PostgreSQL does.
+        let ts = parse_text(KeyType::Timestamp, "2000-01-01 00:00:00+05", TimeZoneRule::Utc);
+        assert_eq!(ts, Some(KeyValue::Timestamp(0)));
+    }
+
+    #[test]
+    fn timestamptz_uses_the_offset_or_the_session_zone() {
+        let utc = parse_text(KeyType::TimestampTz, "2024-01-01 00:00:00+00", TimeZoneRule::Utc).unwrap();
+        let tokyo = parse_text(KeyType::TimestampTz, "2024-01-01 09:00:00+09", TimeZoneRule::Utc).unwrap();
+        assert_eq!(utc, tokyo);
+        let local = parse_text(
+            KeyType::TimestampTz,
+            "2024-01-01 09:00:00",
+            TimeZoneRule::Fixed(9 * 3600),
+        )
+        .unwrap();
+        assert_eq!(local, utc);
+        let half = parse_text(KeyType::TimestampTz, "2024-01-01 05:30:00+05:30", TimeZoneRule::Utc).unwrap();
+        assert_eq!(half, utc);
+        let date_only = parse_text(KeyType::TimestampTz, "2024-01-01", TimeZoneRule::Utc).unwrap();
+        assert_eq!(date_only, utc);
+    }
+
+    #[test]
+    fn uuids_compare_bytewise() {
+        let a = parse_text(KeyType::Uuid, "00000000-0000-0000-0000-00000000000a", TimeZoneRule::Utc).unwrap();
+        let b = parse_text(KeyType::Uuid, "{00000000000000000000000000000010}", TimeZoneRule::Utc).unwrap();
+        assert!(a < b);
+        assert_eq!(parse_text(KeyType::Uuid, "not-a-uuid", TimeZoneRule::Utc), None);
+    }
+
+    #[test]
+    fn text_compares_bytewise() {
+        assert!(KeyValue::Text("B".into()) < KeyValue::Text("a".into()));
+    }
+}
