@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod backend;
 pub mod cancel;
+pub mod catalog;
 pub mod config;
 pub mod frontend;
 pub mod keys;

@@ -40,7 +40,12 @@ impl Truth {
         self.0 & 1 != 0
     }
 
-    /// True when FALSE is impossible (a CHECK constraint would pass).
+    /// True when the outcome may be TRUE or NULL: a CHECK constraint may pass.
+    pub fn may_pass(self) -> bool {
+        self.0 & 5 != 0
+    }
+
+    /// True when FALSE is impossible (a CHECK constraint surely passes).
     pub fn never_false(self) -> bool {
         self.0 & 2 == 0
     }

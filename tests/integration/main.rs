@@ -4,6 +4,7 @@ mod support;
 
 mod auth;
 mod basic;
+mod catalog;
 mod failures;
 mod malformed;
 mod pooling;

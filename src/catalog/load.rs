@@ -1,0 +1,290 @@
+//! Reading hierarchies from a live database over a control connection.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio_postgres::{Client, NoTls};
+
+use super::bounds::{check_domain, default_domain, partition_bound, PartitionBound};
+use super::{Catalog, Child, Hierarchy, HierarchyKind, KeySpec, TableName};
+use crate::backend::BackendTarget;
+use crate::keys::{KeyPredicate, KeySet, KeyType, TimeZoneRule, Truth};
+
+/// Why loading the catalog failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The control connection or a query failed.
+    #[error("catalog query failed: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+}
+
+/// Opens a control connection whose session reads timestamps in UTC, as
+/// constraint text must be read.
+pub async fn connect(target: &BackendTarget) -> Result<Client, LoadError> {
+    let mut cfg = tokio_postgres::Config::new();
+    cfg.host(&target.host)
+        .port(target.port)
+        .dbname(&target.dbname)
+        .user(&target.user)
+        .options("-c TimeZone=UTC")
+        .application_name("partproxy-catalog");
+    if let Some(pw) = &target.password {
+        cfg.password(pw);
+    }
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "catalog connection ended");
+        }
+    });
+    Ok(client)
+}
+
+struct Relation {
+    name: TableName,
+    bound: Option<String>,
+}
+
+struct Column {
+    name: String,
+    ty: Option<KeyType>,
+    c_collation: bool,
+}
+
+/// Loads every hierarchy (legacy inheritance and declarative) of the database.
+pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
+    let edges: Vec<(u32, u32)> = client
+        .query(
+            "SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i ORDER BY i.inhparent, i.inhseqno, i.inhrelid",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    if edges.is_empty() {
+        return Ok(Catalog::default());
+    }
+    let oids: Vec<u32> = edges
+        .iter()
+        .flat_map(|(p, c)| [*p, *c])
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+
+    let mut relations = HashMap::new();
+    for r in client
+        .query(
+            "SELECT c.oid, n.nspname::text, c.relname::text, pg_catalog.pg_get_expr(c.relpartbound, c.oid) \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.oid = ANY($1)",
+            &[&oids],
+        )
+        .await?
+    {
+        let oid: u32 = r.get(0);
+        relations.insert(
+            oid,
+            Relation {
+                name: TableName {
+                    schema: r.get(1),
+                    name: r.get(2),
+                },
+                bound: r.get(3),
+            },
+        );
+    }
+
+    let mut columns: HashMap<u32, Vec<Column>> = HashMap::new();
+    for r in client
+        .query(
+            "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                    coalesce(co.collname::text, '') IN ('C', 'POSIX') \
+             FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
+             WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
+             ORDER BY a.attrelid, a.attnum",
+            &[&oids],
+        )
+        .await?
+    {
+        let ty: String = r.get(2);
+        columns.entry(r.get(0)).or_default().push(Column {
+            name: r.get(1),
+            ty: KeyType::from_pg_name(&ty),
+            c_collation: r.get(3),
+        });
+    }
+
+    let mut checks: HashMap<u32, Vec<String>> = HashMap::new();
+    let mut proven_empty: HashSet<u32> = HashSet::new();
+    for r in client
+        .query(
+            "SELECT conrelid, pg_catalog.pg_get_constraintdef(oid), connoinherit FROM pg_catalog.pg_constraint \
+             WHERE contype = 'c' AND convalidated AND conrelid = ANY($1)",
+            &[&oids],
+        )
+        .await?
+    {
+        let rel: u32 = r.get(0);
+        let def: String = r.get(1);
+        let no_inherit: bool = r.get(2);
+        if no_inherit
+            && def
+                .replace(['(', ')', ' '], "")
+                .eq_ignore_ascii_case("CHECKfalseNOINHERIT")
+        {
+            proven_empty.insert(rel);
+        }
+        checks.entry(rel).or_default().push(def);
+    }
+
+    let mut declarative_keys: HashMap<u32, Vec<i16>> = HashMap::new();
+    for r in client
+        .query(
+            "SELECT partrelid, partattrs::int2[] FROM pg_catalog.pg_partitioned_table",
+            &[],
+        )
+        .await?
+    {
+        declarative_keys.insert(r.get(0), r.get(1));
+    }
+
+    let mut children_of: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+    for (p, c) in &edges {
+        children_of.entry(*p).or_default().push(*c);
+    }
+    let parents: HashSet<u32> = children_of.keys().copied().collect();
+
+    let mut catalog = Catalog::default();
+    for (parent, kids) in &children_of {
+        let Some(prel) = relations.get(parent) else {
+            continue;
+        };
+        let pcols = columns.get(parent).map(Vec::as_slice).unwrap_or_default();
+        let column_names: Vec<String> = pcols.iter().map(|c| c.name.clone()).collect();
+        let hierarchy = match declarative_keys.get(parent) {
+            Some(attrs) => {
+                let key = attrs
+                    .first()
+                    .and_then(|n| usize::try_from(*n).ok())
+                    .and_then(|n| n.checked_sub(1))
+                    .and_then(|i| pcols.get(i))
+                    .and_then(key_spec);
+                let kids = declarative_children(kids, &relations, &parents, key.as_ref());
+                Hierarchy::new(
+                    prel.name.clone(),
+                    HierarchyKind::Declarative,
+                    key,
+                    column_names,
+                    kids,
+                    false,
+                )
+            }
+            None => {
+                let (key, kids) = inheritance_children(kids, pcols, &relations, &parents, &checks);
+                let may_hold = !proven_empty.contains(parent);
+                Hierarchy::new(
+                    prel.name.clone(),
+                    HierarchyKind::Inheritance,
+                    key,
+                    column_names,
+                    kids,
+                    may_hold,
+                )
+            }
+        };
+        catalog.hierarchies.insert(prel.name.clone(), Arc::new(hierarchy));
+    }
+    Ok(catalog)
+}
+
+fn key_spec(c: &Column) -> Option<KeySpec> {
+    Some(KeySpec {
+        column: c.name.clone(),
+        ty: c.ty?,
+        text_ranges: c.c_collation,
+    })
+}
+
+/// Picks the key of an inheritance parent: the supported column that the
+/// most children's constraints restrict, and each child's domain on it.
+fn inheritance_children(
+    kids: &[u32],
+    pcols: &[Column],
+    relations: &HashMap<u32, Relation>,
+    parents: &HashSet<u32>,
+    checks: &HashMap<u32, Vec<String>>,
+) -> (Option<KeySpec>, Vec<Child>) {
+    let none: Vec<String> = Vec::new();
+    let mut best: Option<(usize, KeySpec, Vec<Option<KeyPredicate>>)> = None;
+    for spec in pcols.iter().filter_map(key_spec) {
+        let key = spec.column(&[], TimeZoneRule::Utc);
+        let domains: Vec<Option<KeyPredicate>> = kids
+            .iter()
+            .map(|k| check_domain(checks.get(k).unwrap_or(&none), &key))
+            .collect();
+        let restricted = domains.iter().filter(|d| d.is_some()).count();
+        if restricted > 0 && best.as_ref().is_none_or(|(n, _, _)| restricted > *n) {
+            best = Some((restricted, spec.clone(), domains));
+        }
+    }
+    let (key, domains) = match best {
+        Some((_, spec, domains)) => (Some(spec), domains),
+        None => (None, vec![None; kids.len()]),
+    };
+    let children = kids
+        .iter()
+        .zip(domains)
+        .filter_map(|(oid, domain)| {
+            let rel = relations.get(oid)?;
+            if key.is_some() && domain.is_none() {
+                tracing::info!(child = %rel.name, "no constraint on the key: this child is never skipped");
+            }
+            Some(Child {
+                table: rel.name.clone(),
+                domain,
+                has_children: parents.contains(oid),
+            })
+        })
+        .collect();
+    (key, children)
+}
+
+fn declarative_children(
+    kids: &[u32],
+    relations: &HashMap<u32, Relation>,
+    parents: &HashSet<u32>,
+    key: Option<&KeySpec>,
+) -> Vec<Child> {
+    let bounds: Vec<Option<PartitionBound>> = kids
+        .iter()
+        .map(|k| {
+            let rel = relations.get(k)?;
+            partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc))
+        })
+        .collect();
+    let all_read = bounds.iter().all(Option::is_some);
+    let known: Vec<PartitionBound> = bounds.iter().flatten().cloned().collect();
+    kids.iter()
+        .zip(&bounds)
+        .filter_map(|(oid, bound)| {
+            let rel = relations.get(oid)?;
+            let domain = match bound {
+                Some(PartitionBound::Values { set, null }) => Some(KeyPredicate {
+                    values: set.clone(),
+                    null: if *null { Truth::TRUE } else { Truth::FALSE },
+                    exact: true,
+                }),
+                Some(PartitionBound::Default) => Some(default_domain(&known, all_read)),
+                Some(PartitionBound::Hash) | None => None,
+            };
+            // A default partition whose siblings could not all be read holds anything.
+            let domain = domain.filter(|d| !(d.values == KeySet::all() && d.null == Truth::ANY));
+            Some(Child {
+                table: rel.name.clone(),
+                domain,
+                has_children: parents.contains(oid),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,417 @@
+//! The catalog snapshot: every partitioned hierarchy of a database with each
+//! child's key domain, and the child selection the router asks for. Built by
+//! [`load`] and then immutable; lookups are pure.
+
+pub mod bounds;
+pub mod load;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::keys::{Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, TimeZoneRule};
+
+/// A schema-qualified table name, as stored in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TableName {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub name: String,
+}
+
+fn quote_ident(s: &str) -> String {
+    let plain = s.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        s.to_owned()
+    } else {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    }
+}
+
+impl TableName {
+    /// `schema.table`, quoted where needed.
+    pub fn quoted(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+impl std::fmt::Display for TableName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.quoted())
+    }
+}
+
+/// How the hierarchy was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HierarchyKind {
+    /// Table inheritance with CHECK constraints (the legacy scheme).
+    Inheritance,
+    /// Declarative partitioning.
+    Declarative,
+}
+
+/// The partition key column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Column name as stored.
+    pub column: String,
+    /// Column type.
+    pub ty: KeyType,
+    /// Whether text ranges can be compared (the column uses the C collation).
+    pub text_ranges: bool,
+}
+
+impl KeySpec {
+    /// The key as the predicate analysis sees it.
+    pub fn column<'a>(&'a self, qualifiers: &'a [String], tz: TimeZoneRule) -> KeyColumn<'a> {
+        KeyColumn {
+            name: &self.column,
+            qualifiers,
+            ty: self.ty,
+            text_ranges: self.text_ranges,
+            tz,
+        }
+    }
+}
+
+/// One child table.
+#[derive(Debug, Clone)]
+pub struct Child {
+    /// Its name.
+    pub table: TableName,
+    /// Key values (and NULL) it may hold; `None` when its bound or
+    /// constraints could not be read, so it is never skipped.
+    pub domain: Option<KeyPredicate>,
+    /// True when it is itself a parent (multi-level hierarchies).
+    pub has_children: bool,
+}
+
+/// Where one key value goes on INSERT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueRoute {
+    /// Exactly this child.
+    Child(usize),
+    /// No child admits it (or the key is NULL).
+    NoChild,
+    /// More than one child admits it: overlapping constraints.
+    Ambiguous(Vec<usize>),
+    /// Some child's domain is unknown, so the value can't be placed with proof.
+    Unknown,
+}
+
+/// A parent and its direct children.
+#[derive(Debug, Clone)]
+pub struct Hierarchy {
+    /// The parent table.
+    pub parent: TableName,
+    /// Inheritance or declarative.
+    pub kind: HierarchyKind,
+    /// The key, if one was found.
+    pub key: Option<KeySpec>,
+    /// The parent's columns in order.
+    pub columns: Vec<String>,
+    /// Direct children.
+    pub children: Vec<Child>,
+    /// False only when the parent is proven empty (declarative, or a
+    /// `CHECK (false) NO INHERIT` constraint).
+    pub parent_may_hold_rows: bool,
+    /// Pairs of children whose domains overlap.
+    pub overlaps: Vec<(usize, usize)>,
+    /// Children with one interval and no modulo filter, sorted and disjoint.
+    sorted: Vec<(Interval, usize)>,
+    /// Everything else, checked one by one.
+    irregular: Vec<usize>,
+    /// Children that admit NULL keys.
+    null_children: Vec<usize>,
+}
+
+impl Hierarchy {
+    /// Builds the hierarchy and its lookup index.
+    pub fn new(
+        parent: TableName,
+        kind: HierarchyKind,
+        key: Option<KeySpec>,
+        columns: Vec<String>,
+        children: Vec<Child>,
+        parent_may_hold_rows: bool,
+    ) -> Hierarchy {
+        let mut single: Vec<(Interval, usize)> = Vec::new();
+        let mut irregular = Vec::new();
+        let mut null_children = Vec::new();
+        for (i, c) in children.iter().enumerate() {
+            match &c.domain {
+                Some(d) => {
+                    if d.null.may_pass() {
+                        null_children.push(i);
+                    }
+                    match d.values.ranges.intervals() {
+                        [iv] if d.values.modulo.is_none() => single.push((iv.clone(), i)),
+                        _ => irregular.push(i),
+                    }
+                }
+                None => {
+                    irregular.push(i);
+                    null_children.push(i);
+                }
+            }
+        }
+        single.sort_by(|a, b| a.0.cmp_start(&b.0));
+        let mut sorted: Vec<(Interval, usize)> = Vec::with_capacity(single.len());
+        for (iv, i) in single {
+            match sorted.last() {
+                Some((prev, _)) if iv.intersect(prev).is_some() => irregular.push(i),
+                _ => sorted.push((iv, i)),
+            }
+        }
+        irregular.sort_unstable();
+        let mut h = Hierarchy {
+            parent,
+            kind,
+            key,
+            columns,
+            children,
+            parent_may_hold_rows,
+            overlaps: Vec::new(),
+            sorted,
+            irregular,
+            null_children,
+        };
+        h.overlaps = h.find_overlaps();
+        for (a, b) in &h.overlaps {
+            tracing::warn!(parent = %h.parent, a = %h.children[*a].table, b = %h.children[*b].table, "children have overlapping constraints");
+        }
+        h
+    }
+
+    fn find_overlaps(&self) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for &i in &self.irregular {
+            let Some(di) = &self.children[i].domain else {
+                continue;
+            };
+            for (j, c) in self.children.iter().enumerate() {
+                if j == i || (self.irregular.contains(&j) && j < i) {
+                    continue;
+                }
+                if let Some(dj) = &c.domain {
+                    if di.values.overlaps(&dj.values) {
+                        out.push((i.min(j), i.max(j)));
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Children that may hold rows for which a WHERE predicate on the key is
+    /// true, in child order.
+    pub fn select(&self, query: &KeyPredicate) -> Vec<usize> {
+        if self.key.is_none() || query.values.is_all() {
+            return (0..self.children.len()).collect();
+        }
+        let mut out = Vec::new();
+        for qiv in query.values.ranges.intervals() {
+            let start = self.sorted.partition_point(|(civ, _)| civ.is_before(qiv));
+            for (civ, i) in &self.sorted[start..] {
+                if qiv.is_before(civ) {
+                    break;
+                }
+                let child = self.children[*i].domain.as_ref().map(|d| &d.values);
+                if child.is_none_or(|c| c.overlaps(&query.values)) {
+                    out.push(*i);
+                }
+            }
+        }
+        for &i in &self.irregular {
+            match &self.children[i].domain {
+                Some(d) if !d.values.overlaps(&query.values) => {}
+                _ => out.push(i),
+            }
+        }
+        if query.null.may_be_true() {
+            out.extend(self.null_children.iter().copied());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The child an inserted row with this key value belongs to.
+    pub fn route_value(&self, value: Option<&KeyValue>) -> ValueRoute {
+        let Some(v) = value else {
+            return ValueRoute::NoChild;
+        };
+        let mut hits = Vec::new();
+        let at = self.sorted.partition_point(|(civ, _)| match &civ.hi {
+            crate::keys::Bound::Unbounded => false,
+            crate::keys::Bound::Included(h) => h < v,
+            crate::keys::Bound::Excluded(h) => h <= v,
+        });
+        if let Some((civ, i)) = self.sorted.get(at) {
+            if civ.contains(v) {
+                hits.push(*i);
+            }
+        }
+        for &i in &self.irregular {
+            match &self.children[i].domain {
+                Some(d) if d.values.contains(v) => hits.push(i),
+                Some(_) => {}
+                None => return ValueRoute::Unknown,
+            }
+        }
+        hits.sort_unstable();
+        match hits.len() {
+            0 => ValueRoute::NoChild,
+            1 => ValueRoute::Child(hits[0]),
+            _ => ValueRoute::Ambiguous(hits),
+        }
+    }
+}
+
+/// Every hierarchy of one database.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    /// Hierarchies by parent.
+    pub hierarchies: HashMap<TableName, Arc<Hierarchy>>,
+}
+
+impl Catalog {
+    /// The hierarchy whose parent is `table`.
+    pub fn get(&self, table: &TableName) -> Option<&Arc<Hierarchy>> {
+        self.hierarchies.get(table)
+    }
+
+    /// Resolves an unqualified name along a search path.
+    pub fn resolve(&self, name: &str, search_path: &[String]) -> Option<&Arc<Hierarchy>> {
+        search_path.iter().find_map(|schema| {
+            self.hierarchies.get(&TableName {
+                schema: schema.clone(),
+                name: name.to_owned(),
+            })
+        })
+    }
+
+    /// Number of children over all hierarchies.
+    pub fn child_count(&self) -> usize {
+        self.hierarchies.values().map(|h| h.children.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{Bound, KeySet, Modulo, RangeSet, Truth};
+
+    fn domain(lo: i64, hi: i64) -> Option<KeyPredicate> {
+        Some(KeyPredicate {
+            values: KeySet::from(RangeSet::from_intervals(
+                Interval::new(Bound::Included(KeyValue::Int(lo)), Bound::Excluded(KeyValue::Int(hi)))
+                    .into_iter()
+                    .collect(),
+            )),
+            null: Truth::NULL,
+            exact: true,
+        })
+    }
+
+    fn name(n: &str) -> TableName {
+        TableName {
+            schema: "public".into(),
+            name: n.into(),
+        }
+    }
+
+    fn hierarchy(children: Vec<Option<KeyPredicate>>) -> Hierarchy {
+        let children = children
+            .into_iter()
+            .enumerate()
+            .map(|(i, domain)| Child {
+                table: name(&format!("c{i}")),
+                domain,
+                has_children: false,
+            })
+            .collect();
+        let key = KeySpec {
+            column: "k".into(),
+            ty: KeyType::Int8,
+            text_ranges: false,
+        };
+        Hierarchy::new(
+            name("p"),
+            HierarchyKind::Inheritance,
+            Some(key),
+            vec!["k".into()],
+            children,
+            true,
+        )
+    }
+
+    fn query(lo: i64, hi: i64) -> KeyPredicate {
+        let mut q = domain(lo, hi).unwrap_or_else(KeyPredicate::any);
+        q.null = Truth::NULL;
+        q
+    }
+
+    #[test]
+    fn selects_by_binary_search() {
+        let h = hierarchy((0..1000).map(|i| domain(i * 10, i * 10 + 10)).collect());
+        assert_eq!(h.select(&query(25, 26)), vec![2]);
+        assert_eq!(h.select(&query(19, 31)), vec![1, 2, 3]);
+        assert_eq!(h.select(&query(-50, -1)), Vec::<usize>::new());
+        assert_eq!(h.select(&KeyPredicate::any()).len(), 1000);
+        assert_eq!(h.route_value(Some(&KeyValue::Int(9999))), ValueRoute::Child(999));
+        assert_eq!(h.route_value(Some(&KeyValue::Int(10_000))), ValueRoute::NoChild);
+        assert_eq!(h.route_value(None), ValueRoute::NoChild);
+        // IS NULL: children whose CHECK lets NULL through.
+        let is_null = KeyPredicate {
+            values: KeySet::empty(),
+            null: Truth::TRUE,
+            exact: true,
+        };
+        assert_eq!(h.select(&is_null).len(), 1000);
+    }
+
+    #[test]
+    fn overlaps_unknowns_and_buckets() {
+        let bucket = |r| {
+            Some(KeyPredicate {
+                values: KeySet {
+                    ranges: RangeSet::all(),
+                    modulo: Some(Modulo {
+                        modulus: 2,
+                        residues: [r].into_iter().collect(),
+                    }),
+                },
+                null: Truth::NULL,
+                exact: true,
+            })
+        };
+        let h = hierarchy(vec![domain(0, 10), domain(5, 15), None, bucket(0)]);
+        assert_eq!(h.overlaps.iter().filter(|(a, b)| (*a, *b) == (0, 1)).count(), 1);
+        assert_eq!(h.select(&query(13, 14)), vec![1, 2]);
+        assert_eq!(h.select(&query(12, 13)), vec![1, 2, 3]);
+        assert_eq!(h.select(&query(7, 8)), vec![0, 1, 2]);
+        assert_eq!(h.select(&query(8, 9)), vec![0, 1, 2, 3]);
+        assert_eq!(h.route_value(Some(&KeyValue::Int(3))), ValueRoute::Unknown);
+        let h = hierarchy(vec![domain(0, 10), domain(5, 15)]);
+        assert_eq!(
+            h.route_value(Some(&KeyValue::Int(7))),
+            ValueRoute::Ambiguous(vec![0, 1])
+        );
+        assert_eq!(h.route_value(Some(&KeyValue::Int(12))), ValueRoute::Child(1));
+    }
+
+    #[test]
+    fn names_are_quoted_when_needed() {
+        let t = TableName {
+            schema: "Sales".into(),
+            name: "logs-2024".into(),
+        };
+        assert_eq!(t.quoted(), "\"Sales\".\"logs-2024\"");
+        assert_eq!(name("logs_y2024m01").quoted(), "public.logs_y2024m01");
+    }
+}
