@@ -11,3 +11,5 @@ pub mod frontend;
 pub mod keys;
 pub mod prepared;
 pub mod protocol;
+pub mod rewrite;
+pub mod router;

@@ -170,7 +170,7 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
                     .and_then(|n| n.checked_sub(1))
                     .and_then(|i| pcols.get(i))
                     .and_then(key_spec);
-                let kids = declarative_children(kids, &relations, &parents, key.as_ref());
+                let kids = declarative_children(kids, pcols, &columns, &relations, &parents, key.as_ref());
                 Hierarchy::new(
                     prel.name.clone(),
                     HierarchyKind::Declarative,
@@ -181,7 +181,7 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
                 )
             }
             None => {
-                let (key, kids) = inheritance_children(kids, pcols, &relations, &parents, &checks);
+                let (key, kids) = inheritance_children(kids, pcols, &columns, &relations, &parents, &checks);
                 let may_hold = !proven_empty.contains(parent);
                 Hierarchy::new(
                     prel.name.clone(),
@@ -208,9 +208,14 @@ fn key_spec(c: &Column) -> Option<KeySpec> {
 
 /// Picks the key of an inheritance parent: the supported column that the
 /// most children's constraints restrict, and each child's domain on it.
+fn same_columns(child: Option<&Vec<Column>>, parent: &[&str]) -> bool {
+    child.is_some_and(|c| c.len() == parent.len() && c.iter().zip(parent).all(|(a, b)| a.name == *b))
+}
+
 fn inheritance_children(
     kids: &[u32],
     pcols: &[Column],
+    columns: &HashMap<u32, Vec<Column>>,
     relations: &HashMap<u32, Relation>,
     parents: &HashSet<u32>,
     checks: &HashMap<u32, Vec<String>>,
@@ -228,6 +233,7 @@ fn inheritance_children(
             best = Some((restricted, spec.clone(), domains));
         }
     }
+    let pnames: Vec<&str> = pcols.iter().map(|c| c.name.as_str()).collect();
     let (key, domains) = match best {
         Some((_, spec, domains)) => (Some(spec), domains),
         None => (None, vec![None; kids.len()]),
@@ -244,6 +250,7 @@ fn inheritance_children(
                 table: rel.name.clone(),
                 domain,
                 has_children: parents.contains(oid),
+                same_columns: same_columns(columns.get(oid), &pnames),
             })
         })
         .collect();
@@ -252,6 +259,8 @@ fn inheritance_children(
 
 fn declarative_children(
     kids: &[u32],
+    pcols: &[Column],
+    columns: &HashMap<u32, Vec<Column>>,
     relations: &HashMap<u32, Relation>,
     parents: &HashSet<u32>,
     key: Option<&KeySpec>,
@@ -263,6 +272,7 @@ fn declarative_children(
             partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc))
         })
         .collect();
+    let pnames: Vec<&str> = pcols.iter().map(|c| c.name.as_str()).collect();
     let all_read = bounds.iter().all(Option::is_some);
     let known: Vec<PartitionBound> = bounds.iter().flatten().cloned().collect();
     kids.iter()
@@ -284,6 +294,7 @@ fn declarative_children(
                 table: rel.name.clone(),
                 domain,
                 has_children: parents.contains(oid),
+                same_columns: same_columns(columns.get(oid), &pnames),
             })
         })
         .collect()

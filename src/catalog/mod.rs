@@ -86,6 +86,9 @@ pub struct Child {
     pub domain: Option<KeyPredicate>,
     /// True when it is itself a parent (multi-level hierarchies).
     pub has_children: bool,
+    /// True when its columns are exactly the parent's, in the same order, so
+    /// `child AS parent` keeps `*` and RETURNING `*` unchanged.
+    pub same_columns: bool,
 }
 
 /// Where one key value goes on INSERT.
@@ -333,6 +336,7 @@ mod tests {
                 table: name(&format!("c{i}")),
                 domain,
                 has_children: false,
+                same_columns: true,
             })
             .collect();
         let key = KeySpec {

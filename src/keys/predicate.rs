@@ -119,7 +119,8 @@ impl KeyPredicate {
         }
     }
 
-    fn and(self, other: KeyPredicate) -> KeyPredicate {
+    /// Both must hold.
+    pub fn and(self, other: KeyPredicate) -> KeyPredicate {
         let (values, exact) = self.values.intersect(&other.values);
         KeyPredicate {
             values,
@@ -275,22 +276,25 @@ fn convert(v: KeyValue, from: KeyType, to: KeyType, tz: TimeZoneRule) -> Option<
     match (v, to) {
         (KeyValue::Int(i), KeyType::Numeric) => Some(KeyValue::Numeric(i.into())),
         (KeyValue::Date(d), KeyType::Timestamp) => Some(KeyValue::Timestamp(d as i64 * 86_400_000_000)),
-        (KeyValue::Date(d), KeyType::TimestampTz) => {
-            let local = d as i64 * 86_400_000_000;
-            let offset = match tz {
-                TimeZoneRule::Utc => 0,
-                TimeZoneRule::Fixed(s) => s as i64 * 1_000_000,
-            };
-            Some(KeyValue::TimestampTz(local - offset))
-        }
-        (KeyValue::Timestamp(t), KeyType::TimestampTz) => {
-            let offset = match tz {
-                TimeZoneRule::Utc => 0,
-                TimeZoneRule::Fixed(s) => s as i64 * 1_000_000,
-            };
-            Some(KeyValue::TimestampTz(t - offset))
-        }
+        (KeyValue::Date(d), KeyType::TimestampTz) => local_to_utc(d as i64 * 86_400_000_000, tz),
+        (KeyValue::Timestamp(t), KeyType::TimestampTz) => local_to_utc(t, tz),
         _ => None,
+    }
+}
+
+/// A local timestamp (microseconds since 2000-01-01) as an instant in `tz`.
+fn local_to_utc(local: i64, tz: TimeZoneRule) -> Option<KeyValue> {
+    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?;
+    let naive = epoch.checked_add_signed(chrono::Duration::microseconds(local))?;
+    Some(KeyValue::TimestampTz(local.checked_sub(tz.offset_micros_at(naive)?)?))
+}
+
+/// A constant's value in the key type: `Some(None)` for NULL, `None` when
+/// the expression is not a constant the analysis can read.
+pub fn constant_value(expr: &Expr, ty: KeyType, tz: TimeZoneRule) -> Option<Option<KeyValue>> {
+    match literal(expr, ty, tz)? {
+        Literal::Null => Some(None),
+        Literal::Value(v) => Some(Some(v)),
     }
 }
 

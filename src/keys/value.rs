@@ -154,13 +154,43 @@ pub enum TimeZoneRule {
     Utc,
     /// A fixed offset east of UTC, in seconds.
     Fixed(i32),
+    /// A named zone with its daylight-saving rules.
+    Named(chrono_tz::Tz),
 }
 
 impl TimeZoneRule {
-    fn offset_secs(self) -> i64 {
+    /// The rule for a PostgreSQL TimeZone setting (`UTC`, `Europe/Paris`, ...);
+    /// `None` for forms not modelled (POSIX strings, abbreviations).
+    pub fn from_setting(name: &str) -> Option<TimeZoneRule> {
+        let n = name.trim();
+        if [
+            "utc",
+            "etc/utc",
+            "gmt",
+            "etc/gmt",
+            "z",
+            "zulu",
+            "universal",
+            "etc/universal",
+        ]
+        .contains(&n.to_ascii_lowercase().as_str())
+        {
+            return Some(TimeZoneRule::Utc);
+        }
+        n.parse::<chrono_tz::Tz>().ok().map(TimeZoneRule::Named)
+    }
+
+    /// Microseconds to subtract from a local wall-clock time to get UTC, or
+    /// `None` when the local time is skipped or repeated by a clock change.
+    pub fn offset_micros_at(self, local: NaiveDateTime) -> Option<i64> {
+        use chrono::{Offset, TimeZone};
         match self {
-            TimeZoneRule::Utc => 0,
-            TimeZoneRule::Fixed(s) => s as i64,
+            TimeZoneRule::Utc => Some(0),
+            TimeZoneRule::Fixed(s) => Some(s as i64 * 1_000_000),
+            TimeZoneRule::Named(tz) => match tz.offset_from_local_datetime(&local) {
+                chrono::LocalResult::Single(off) => Some(off.fix().local_minus_utc() as i64 * 1_000_000),
+                _ => None,
+            },
         }
     }
 }
@@ -274,11 +304,13 @@ pub fn parse_text(ty: KeyType, text: &str, tz: TimeZoneRule) -> Option<KeyValue>
         }
         KeyType::TimestampTz => {
             let (head, offset) = split_offset(text);
-            let local = micros_since_epoch(parse_naive_timestamp(head)?)?;
-            let offset = offset.unwrap_or_else(|| tz.offset_secs());
-            local
-                .checked_sub(offset.checked_mul(1_000_000)?)
-                .map(KeyValue::TimestampTz)
+            let naive = parse_naive_timestamp(head)?;
+            let local = micros_since_epoch(naive)?;
+            let offset = match offset {
+                Some(secs) => secs.checked_mul(1_000_000)?,
+                None => tz.offset_micros_at(naive)?,
+            };
+            local.checked_sub(offset).map(KeyValue::TimestampTz)
         }
         KeyType::Text => Some(KeyValue::Text(text.to_owned())),
         KeyType::Uuid => parse_uuid(text).map(KeyValue::Uuid),
@@ -359,6 +391,25 @@ mod tests {
         )
         .unwrap();
         assert_eq!(local, utc);
+        let paris = TimeZoneRule::from_setting("Europe/Paris").unwrap();
+        let winter = parse_text(KeyType::TimestampTz, "2024-01-01 01:00:00", paris).unwrap();
+        assert_eq!(winter, utc);
+        let summer = parse_text(KeyType::TimestampTz, "2024-07-01 02:00:00", paris).unwrap();
+        assert_eq!(
+            summer,
+            parse_text(KeyType::TimestampTz, "2024-07-01 00:00:00+00", TimeZoneRule::Utc).unwrap()
+        );
+        // 02:30 does not exist in Paris on the spring-forward night: not modelled.
+        assert_eq!(parse_text(KeyType::TimestampTz, "2024-03-31 02:30:00", paris), None);
+        let paris = TimeZoneRule::from_setting("Europe/Paris").unwrap();
+        let winter = parse_text(KeyType::TimestampTz, "2024-01-01 01:00:00", paris).unwrap();
+        assert_eq!(winter, utc);
+        let summer = parse_text(KeyType::TimestampTz, "2024-07-01 02:00:00", paris).unwrap();
+        let summer_utc = parse_text(KeyType::TimestampTz, "2024-07-01 00:00:00+00", TimeZoneRule::Utc).unwrap();
+        assert_eq!(summer, summer_utc);
+        // 02:30 does not exist in Paris on the spring-forward night: not modelled.
+        assert_eq!(parse_text(KeyType::TimestampTz, "2024-03-31 02:30:00", paris), None);
+        assert_eq!(TimeZoneRule::from_setting("Etc/UTC"), Some(TimeZoneRule::Utc));
         let half = parse_text(KeyType::TimestampTz, "2024-01-01 05:30:00+05:30", TimeZoneRule::Utc).unwrap();
         assert_eq!(half, utc);
         let date_only = parse_text(KeyType::TimestampTz, "2024-01-01", TimeZoneRule::Utc).unwrap();

@@ -1,0 +1,107 @@
+//! Rewriting SQL by splicing the original text at the parser's spans, so that
+//! everything the router does not touch stays byte for byte as the client
+//! wrote it (quoting, comments, formatting, literals).
+
+use sqlparser::tokenizer::{Location, Span};
+
+/// Collects non-overlapping edits on one SQL text and applies them.
+#[derive(Debug)]
+pub struct Splicer<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+    edits: Vec<(usize, usize, String)>,
+}
+
+impl<'a> Splicer<'a> {
+    /// A splicer over `sql`.
+    pub fn new(sql: &'a str) -> Splicer<'a> {
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Splicer {
+            sql,
+            line_starts,
+            edits: Vec::new(),
+        }
+    }
+
+    /// Byte offset of a 1-based (line, character column) location.
+    pub fn offset(&self, loc: Location) -> Option<usize> {
+        let line_start = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let col = (loc.column as usize).checked_sub(1)?;
+        let line = &self.sql[line_start..];
+        if col == 0 {
+            return Some(line_start);
+        }
+        match line.char_indices().nth(col) {
+            Some((i, _)) => Some(line_start + i),
+            None if line.chars().count() == col => Some(self.sql.len()),
+            None => None,
+        }
+    }
+
+    /// The byte range a span covers (its end is exclusive).
+    pub fn range(&self, span: Span) -> Option<(usize, usize)> {
+        let (a, b) = (self.offset(span.start)?, self.offset(span.end)?);
+        (a <= b).then_some((a, b))
+    }
+
+    /// Replaces the text of `span` with `text`.
+    pub fn replace(&mut self, span: Span, text: String) -> Option<()> {
+        let (a, b) = self.range(span)?;
+        self.edits.push((a, b, text));
+        Some(())
+    }
+
+    /// Inserts `text` right after `span`.
+    pub fn insert_after(&mut self, span: Span, text: String) -> Option<()> {
+        let (_, b) = self.range(span)?;
+        self.edits.push((b, b, text));
+        Some(())
+    }
+
+    /// The spliced text; `None` if two edits overlap.
+    pub fn finish(mut self) -> Option<String> {
+        self.edits.sort_by_key(|(a, b, _)| (*a, *b));
+        let mut out = String::with_capacity(self.sql.len() + 64);
+        let mut at = 0;
+        for (a, b, text) in &self.edits {
+            if *a < at {
+                return None;
+            }
+            out.push_str(self.sql.get(at..*a)?);
+            out.push_str(text);
+            at = *b;
+        }
+        out.push_str(self.sql.get(at..)?);
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(l1: u64, c1: u64, l2: u64, c2: u64) -> Span {
+        Span::new(Location::new(l1, c1), Location::new(l2, c2))
+    }
+
+    #[test]
+    fn splices_across_lines_and_multibyte_text() {
+        let sql = "SELECT 'é' FROM logs\nWHERE x = 1";
+        let mut s = Splicer::new(sql);
+        s.replace(span(1, 17, 1, 21), "logs_1 AS logs".into()).unwrap();
+        s.insert_after(span(2, 7, 2, 8), "_renamed".into()).unwrap();
+        assert_eq!(
+            s.finish().unwrap(),
+            "SELECT 'é' FROM logs_1 AS logs\nWHERE x_renamed = 1"
+        );
+    }
+
+    #[test]
+    fn overlapping_edits_are_refused() {
+        let mut s = Splicer::new("abcdef");
+        s.replace(span(1, 1, 1, 4), "x".into()).unwrap();
+        s.replace(span(1, 3, 1, 5), "y".into()).unwrap();
+        assert!(s.finish().is_none());
+    }
+}

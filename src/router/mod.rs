@@ -1,0 +1,571 @@
+//! The router: a pure function from SQL text, a catalog snapshot and the
+//! session's search_path/TimeZone to a decision — forward unchanged (with a
+//! reason), forward a rewrite that names only the children that can hold the
+//! rows, or refuse a write no child accepts.
+//!
+//! It never narrows without proof: every occurrence it does not fully
+//! understand is left as the client wrote it, and every predicate is kept.
+
+mod insert;
+
+use std::ops::ControlFlow;
+use std::sync::Arc;
+
+use sqlparser::ast::{
+    visit_expressions, Expr, FromTable, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
+    SetExpr, Spanned, Statement, TableFactor, TableWithJoins, UpdateTableFromKind,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+use crate::catalog::{Catalog, Hierarchy, TableName};
+use crate::keys::{analyze, KeyPredicate, TimeZoneRule};
+use crate::rewrite::Splicer;
+
+/// What the router needs to know about the session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionView<'a> {
+    /// Schemas searched for unqualified names (`$user` is resolved with `user`).
+    pub search_path: &'a [String],
+    /// The session's user.
+    pub user: &'a str,
+    /// The session's TimeZone.
+    pub tz: TimeZoneRule,
+}
+
+/// Why a statement is forwarded unchanged. The names are metric labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PassReason {
+    /// It names no partitioned parent.
+    NoParent,
+    /// The parser could not read it.
+    ParseError,
+    /// More than one statement in one query string.
+    MultipleStatements,
+    /// A statement kind the router does not handle (DDL, COPY, ...).
+    UnsupportedStatement,
+    /// `FROM ONLY parent`.
+    Only,
+    /// Nothing could be narrowed: every child may hold the rows.
+    NotNarrowed,
+    /// System columns over several children.
+    SystemColumn,
+    /// A whole-row reference to the parent.
+    WholeRow,
+    /// `FOR UPDATE`/`FOR SHARE` over several children.
+    LockingMultiChild,
+    /// UPDATE/DELETE over several tables.
+    ModifyMultiChild,
+    /// UPDATE that assigns the key (row movement).
+    UpdateKey,
+    /// The chosen child's columns differ from the parent's.
+    ChildColumns,
+    /// `schema.table.column` references to a schema-qualified parent.
+    QualifiedReference,
+    /// INSERT/UPDATE/DELETE inside a WITH.
+    DataModifyingCte,
+    /// INSERT from a query or with DEFAULT VALUES.
+    InsertNotValues,
+    /// INSERT that omits the key column.
+    InsertKeyOmitted,
+    /// INSERT whose key is not a constant (a parameter, a function call).
+    InsertNonConstant,
+    /// INSERT into a hierarchy with a child whose domain is unknown.
+    InsertUnknownChild,
+    /// INSERT whose rows belong to several children.
+    InsertMultiChild,
+    /// The rewrite could not be spliced.
+    RewriteFailed,
+}
+
+impl PassReason {
+    /// A short stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PassReason::NoParent => "no_parent",
+            PassReason::ParseError => "parse_error",
+            PassReason::MultipleStatements => "multiple_statements",
+            PassReason::UnsupportedStatement => "unsupported_statement",
+            PassReason::Only => "only",
+            PassReason::NotNarrowed => "not_narrowed",
+            PassReason::SystemColumn => "system_column",
+            PassReason::WholeRow => "whole_row",
+            PassReason::LockingMultiChild => "locking_multi_child",
+            PassReason::ModifyMultiChild => "modify_multi_child",
+            PassReason::UpdateKey => "update_key",
+            PassReason::ChildColumns => "child_columns",
+            PassReason::QualifiedReference => "qualified_reference",
+            PassReason::DataModifyingCte => "data_modifying_cte",
+            PassReason::InsertNotValues => "insert_not_values",
+            PassReason::InsertKeyOmitted => "insert_key_omitted",
+            PassReason::InsertNonConstant => "insert_non_constant",
+            PassReason::InsertUnknownChild => "insert_unknown_child",
+            PassReason::InsertMultiChild => "insert_multi_child",
+            PassReason::RewriteFailed => "rewrite_failed",
+        }
+    }
+}
+
+/// The tables one parent occurrence was narrowed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetReport {
+    /// The parent as named.
+    pub parent: TableName,
+    /// Children kept.
+    pub children: Vec<TableName>,
+    /// Whether the parent's own rows are still read.
+    pub parent_included: bool,
+}
+
+/// The router's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Forward as written.
+    Passthrough(PassReason),
+    /// Forward this text instead.
+    Rewrite {
+        /// The rewritten statement.
+        sql: String,
+        /// What each parent occurrence became.
+        targets: Vec<TargetReport>,
+    },
+    /// Refuse with an error, as the legacy trigger or a CHECK would.
+    Reject {
+        /// SQLSTATE.
+        code: &'static str,
+        /// Message.
+        message: String,
+    },
+}
+
+/// ASCII case-insensitive substring test.
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+}
+
+/// Routes one query string.
+pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
+    // Fast path: no parent's name appears in the text at all.
+    if !catalog.hierarchies.keys().any(|t| contains_ci(sql, &t.name)) {
+        return Route::Passthrough(PassReason::NoParent);
+    }
+    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        Ok(s) => s,
+        Err(_) => return Route::Passthrough(PassReason::ParseError),
+    };
+    let [statement] = statements.as_slice() else {
+        return Route::Passthrough(PassReason::MultipleStatements);
+    };
+    let mut w = Walker {
+        catalog,
+        session,
+        occs: Vec::new(),
+        pass: None,
+        locking: false,
+    };
+    match statement {
+        Statement::Query(q) => w.query(q),
+        Statement::Update(u) => {
+            w.target(&u.table, u.selection.as_ref());
+            if let Some(UpdateTableFromKind::AfterSet(from) | UpdateTableFromKind::BeforeSet(from)) = &u.from {
+                for twj in from {
+                    w.twj(twj, u.selection.as_ref(), false);
+                }
+            }
+            if let Some(occ) = w.occs.iter().find(|o| o.target) {
+                if let Some(key) = &occ.h.key {
+                    let assigns_key = u.assignments.iter().any(|a| {
+                        a.target.to_string().rsplit('.').next().map(unquote_str).as_deref() == Some(key.column.as_str())
+                    });
+                    if assigns_key {
+                        return Route::Passthrough(PassReason::UpdateKey);
+                    }
+                }
+            }
+        }
+        Statement::Delete(d) => {
+            let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
+            if let Some((first, rest)) = from.split_first() {
+                w.target(first, d.selection.as_ref());
+                for twj in rest {
+                    w.twj(twj, d.selection.as_ref(), false);
+                }
+            }
+            for twj in d.using.iter().flatten() {
+                w.twj(twj, d.selection.as_ref(), false);
+            }
+        }
+        Statement::Insert(i) => {
+            if let Some(route) = insert::route_insert(sql, i, &mut w) {
+                return route;
+            }
+        }
+        _ => return Route::Passthrough(PassReason::UnsupportedStatement),
+    }
+    w.finish(sql, statement)
+}
+
+fn unquote_str(s: &str) -> String {
+    match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => s.to_lowercase(),
+    }
+}
+
+/// An identifier as PostgreSQL stores it: quoted as written, else lower case.
+fn normalize(id: &Ident) -> String {
+    match id.quote_style {
+        Some(_) => id.value.clone(),
+        None => id.value.to_lowercase(),
+    }
+}
+
+fn parts(name: &ObjectName) -> Option<Vec<&Ident>> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(id) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
+/// One appearance of a parent in the statement.
+struct Occ<'q> {
+    h: Arc<Hierarchy>,
+    name: &'q ObjectName,
+    alias: Option<&'q Ident>,
+    /// Renamed columns (`AS l(a, b)`): the key can't be recognised by name.
+    renamed_columns: bool,
+    /// Join conditions that restrict this table's rows.
+    on: Vec<&'q Expr>,
+    /// The scope's WHERE.
+    where_: Option<&'q Expr>,
+    /// On the NULL-extended side of an outer join.
+    nullable: bool,
+    /// The UPDATE/DELETE target.
+    target: bool,
+}
+
+pub(crate) struct Walker<'c, 'q> {
+    catalog: &'c Catalog,
+    session: &'c SessionView<'c>,
+    occs: Vec<Occ<'q>>,
+    pass: Option<PassReason>,
+    locking: bool,
+}
+
+impl<'c, 'q> Walker<'c, 'q> {
+    pub(crate) fn resolve(&self, name: &ObjectName) -> Option<Arc<Hierarchy>> {
+        let p = parts(name)?;
+        let (schema, table) = match p.as_slice() {
+            [t] => (None, normalize(t)),
+            [s, t] | [_, s, t] => (Some(normalize(s)), normalize(t)),
+            _ => return None,
+        };
+        match schema {
+            Some(schema) => self.catalog.get(&TableName { schema, name: table }).cloned(),
+            None => {
+                let path: Vec<String> = self
+                    .session
+                    .search_path
+                    .iter()
+                    .map(|s| {
+                        if s == "$user" {
+                            self.session.user.to_owned()
+                        } else {
+                            s.clone()
+                        }
+                    })
+                    .collect();
+                self.catalog.resolve(&table, &path).cloned()
+            }
+        }
+    }
+
+    fn query(&mut self, q: &'q Query) {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.query(&cte.query);
+            }
+        }
+        if !q.locks.is_empty() {
+            self.locking = true;
+        }
+        self.setexpr(&q.body);
+    }
+
+    fn setexpr(&mut self, body: &'q SetExpr) {
+        match body {
+            SetExpr::Select(s) => {
+                for twj in &s.from {
+                    self.twj(twj, s.selection.as_ref(), false);
+                }
+            }
+            SetExpr::Query(q) => self.query(q),
+            SetExpr::SetOperation { left, right, .. } => {
+                self.setexpr(left);
+                self.setexpr(right);
+            }
+            SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+                self.pass = Some(PassReason::DataModifyingCte);
+            }
+            _ => {}
+        }
+    }
+
+    fn target(&mut self, twj: &'q TableWithJoins, where_: Option<&'q Expr>) {
+        let before = self.occs.len();
+        self.factor(&twj.relation, where_, false, Vec::new());
+        if let Some(o) = self.occs.get_mut(before) {
+            o.target = true;
+        }
+        for join in &twj.joins {
+            self.factor(&join.relation, where_, true, Vec::new());
+        }
+    }
+
+    fn twj(&mut self, twj: &'q TableWithJoins, where_: Option<&'q Expr>, outer_nullable: bool) {
+        // (factor, nullable, restricting ON conditions)
+        let mut items: Vec<(&'q TableFactor, bool, Vec<&'q Expr>)> = vec![(&twj.relation, outer_nullable, Vec::new())];
+        for join in &twj.joins {
+            let on = |c: &'q JoinConstraint| match c {
+                JoinConstraint::On(e) => Some(e),
+                _ => None,
+            };
+            match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::StraightJoin(c) => {
+                    let cond = on(c);
+                    for item in &mut items {
+                        item.2.extend(cond);
+                    }
+                    items.push((&join.relation, outer_nullable, cond.into_iter().collect()));
+                }
+                JoinOperator::CrossJoin(_) => items.push((&join.relation, outer_nullable, Vec::new())),
+                JoinOperator::Left(c) | JoinOperator::LeftOuter(c) => {
+                    items.push((&join.relation, true, on(c).into_iter().collect()));
+                }
+                JoinOperator::Right(c) | JoinOperator::RightOuter(c) => {
+                    let cond = on(c);
+                    for item in &mut items {
+                        item.1 = true;
+                        item.2.extend(cond);
+                    }
+                    items.push((&join.relation, outer_nullable, Vec::new()));
+                }
+                _ => {
+                    for item in &mut items {
+                        item.1 = true;
+                    }
+                    items.push((&join.relation, true, Vec::new()));
+                }
+            }
+        }
+        for (factor, nullable, on) in items {
+            self.factor(factor, where_, nullable, on);
+        }
+    }
+
+    fn factor(&mut self, factor: &'q TableFactor, where_: Option<&'q Expr>, nullable: bool, on: Vec<&'q Expr>) {
+        match factor {
+            TableFactor::Table {
+                name,
+                alias,
+                args: None,
+                ..
+            } => {
+                if let Some(p) = parts(name) {
+                    if let ([only], Some(a)) = (p.as_slice(), alias) {
+                        if only.quote_style.is_none() && only.value.eq_ignore_ascii_case("only") {
+                            // sqlparser reads `ONLY parent` as table "only" aliased "parent".
+                            if self.resolve(&ObjectName::from(vec![a.name.clone()])).is_some() {
+                                self.pass = Some(PassReason::Only);
+                            }
+                            return;
+                        }
+                    }
+                }
+                if let Some(h) = self.resolve(name) {
+                    self.occs.push(Occ {
+                        h,
+                        name,
+                        alias: alias.as_ref().map(|a| &a.name),
+                        renamed_columns: alias.as_ref().is_some_and(|a| !a.columns.is_empty()),
+                        on,
+                        where_,
+                        nullable,
+                        target: false,
+                    });
+                }
+            }
+            TableFactor::Derived { subquery, .. } => self.query(subquery),
+            TableFactor::NestedJoin { table_with_joins, .. } => self.twj(table_with_joins, where_, true),
+            _ => {}
+        }
+    }
+
+    /// The name a statement uses to refer to an occurrence's columns.
+    fn visible_name(occ: &Occ) -> Option<String> {
+        match occ.alias {
+            Some(a) => Some(normalize(a)),
+            None => parts(occ.name)?.last().map(|i| normalize(i)),
+        }
+    }
+
+    /// The key predicate that restricts an occurrence's rows.
+    fn predicate(&self, occ: &Occ) -> Option<KeyPredicate> {
+        let key = occ.h.key.as_ref()?;
+        if occ.renamed_columns {
+            return None;
+        }
+        let quals = vec![Self::visible_name(occ)?];
+        let col = key.column(&quals, self.session.tz);
+        let mut p = KeyPredicate::any();
+        for e in &occ.on {
+            p = p.and(analyze(e, &col));
+        }
+        if let Some(w) = occ.where_ {
+            let wp = analyze(w, &col);
+            if !occ.nullable || !wp.null.may_be_true() {
+                p = p.and(wp);
+            }
+        }
+        Some(p)
+    }
+
+    fn finish(self, sql: &str, statement: &Statement) -> Route {
+        if let Some(reason) = self.pass {
+            return Route::Passthrough(reason);
+        }
+        if self.occs.is_empty() {
+            return Route::Passthrough(PassReason::NoParent);
+        }
+        let refs = scan_references(statement);
+        let mut splicer = Splicer::new(sql);
+        let mut targets = Vec::new();
+        for occ in &self.occs {
+            let Some(p) = self.predicate(occ) else {
+                continue;
+            };
+            let selected = occ.h.select(&p);
+            if selected.len() == occ.h.children.len() {
+                continue;
+            }
+            let visible = Self::visible_name(occ).unwrap_or_default();
+            if refs.bare.contains(&visible) && !occ.h.columns.contains(&visible) {
+                return Route::Passthrough(PassReason::WholeRow);
+            }
+            let qualified = parts(occ.name).is_some_and(|p| p.len() > 1);
+            if qualified && occ.alias.is_none() && refs.three_part {
+                return Route::Passthrough(PassReason::QualifiedReference);
+            }
+            let with_parent = occ.h.parent_may_hold_rows;
+            let count = selected.len() + usize::from(with_parent);
+            let text = if count <= 1 && !with_parent {
+                match selected.first() {
+                    Some(&i) if occ.h.children[i].same_columns => occ.h.children[i].table.quoted(),
+                    Some(_) if occ.target => return Route::Passthrough(PassReason::ChildColumns),
+                    Some(&i) => union_all(&occ.h, &[i], false),
+                    None => format!("ONLY {}", occ.h.parent.quoted()),
+                }
+            } else if selected.is_empty() {
+                format!("ONLY {}", occ.h.parent.quoted())
+            } else if occ.target {
+                return Route::Passthrough(PassReason::ModifyMultiChild);
+            } else {
+                if self.locking {
+                    return Route::Passthrough(PassReason::LockingMultiChild);
+                }
+                if refs.system_columns {
+                    return Route::Passthrough(PassReason::SystemColumn);
+                }
+                union_all(&occ.h, &selected, with_parent)
+            };
+            let text = match occ.alias {
+                Some(_) => text,
+                None => {
+                    let shown = parts(occ.name)
+                        .and_then(|p| p.last().map(|i| i.to_string()))
+                        .unwrap_or_default();
+                    format!("{text} AS {shown}")
+                }
+            };
+            if splicer.replace(occ.name.span(), text).is_none() {
+                return Route::Passthrough(PassReason::RewriteFailed);
+            }
+            targets.push(TargetReport {
+                parent: occ.h.parent.clone(),
+                children: selected.iter().map(|&i| occ.h.children[i].table.clone()).collect(),
+                parent_included: with_parent,
+            });
+        }
+        if targets.is_empty() {
+            return Route::Passthrough(PassReason::NotNarrowed);
+        }
+        match splicer.finish() {
+            Some(sql) => Route::Rewrite { sql, targets },
+            None => Route::Passthrough(PassReason::RewriteFailed),
+        }
+    }
+}
+
+/// `(SELECT cols FROM ONLY a UNION ALL SELECT cols FROM ONLY b ...)`.
+fn union_all(h: &Hierarchy, children: &[usize], with_parent: bool) -> String {
+    let cols = h.columns.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ");
+    let mut branches = Vec::with_capacity(children.len() + 1);
+    if with_parent {
+        branches.push(format!("SELECT {cols} FROM ONLY {}", h.parent.quoted()));
+    }
+    for &i in children {
+        let c = &h.children[i];
+        // A child with children of its own is read with its descendants.
+        let only = if c.has_children { "" } else { "ONLY " };
+        branches.push(format!("SELECT {cols} FROM {only}{}", c.table.quoted()));
+    }
+    format!("({})", branches.join(" UNION ALL "))
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// Facts about column references that decide whether a rewrite is safe.
+struct References {
+    /// Bare identifiers (a column, or a whole-row reference to a table).
+    bare: Vec<String>,
+    /// Any `a.b.c` reference.
+    three_part: bool,
+    /// Any system column.
+    system_columns: bool,
+}
+
+fn scan_references(statement: &Statement) -> References {
+    const SYSTEM: [&str; 6] = ["tableoid", "ctid", "xmin", "xmax", "cmin", "cmax"];
+    let mut r = References {
+        bare: Vec::new(),
+        three_part: false,
+        system_columns: false,
+    };
+    let _ = visit_expressions(statement, |e| {
+        match e {
+            Expr::Identifier(id) => {
+                let n = normalize(id);
+                r.system_columns |= SYSTEM.contains(&n.as_str());
+                r.bare.push(n);
+            }
+            Expr::CompoundIdentifier(ids) => {
+                r.three_part |= ids.len() >= 3;
+                if let Some(last) = ids.last() {
+                    r.system_columns |= SYSTEM.contains(&normalize(last).as_str());
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    r
+}
+
+#[cfg(test)]
+mod tests;
