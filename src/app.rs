@@ -11,6 +11,7 @@ use tokio::sync::watch;
 
 use crate::backend::{BackendTarget, Pool};
 use crate::cancel::CancelRegistry;
+use crate::catalog::live::LiveCatalog;
 use crate::config::{Config, Database, User};
 use crate::prepared::StatementRegistry;
 
@@ -26,6 +27,7 @@ pub struct Proxy {
     pub statements: StatementRegistry,
     shutdown: watch::Sender<bool>,
     clients: AtomicUsize,
+    catalogs: std::collections::HashMap<String, Arc<LiveCatalog>>,
 }
 
 /// Counts a client session for as long as it lives.
@@ -42,7 +44,24 @@ impl Proxy {
     /// Creates the proxy and the pools that have a fixed login user.
     pub fn new(config: Config) -> Arc<Proxy> {
         let (shutdown, _) = watch::channel(false);
+        let mut catalogs = std::collections::HashMap::new();
+        if config.routing.enabled {
+            for db in config.databases.values() {
+                // The catalog connection needs a fixed login.
+                if let Some(user) = &db.user {
+                    let target = BackendTarget {
+                        host: db.host.clone(),
+                        port: db.port,
+                        dbname: db.dbname.clone(),
+                        user: user.clone(),
+                        password: db.password.clone(),
+                    };
+                    catalogs.insert(db.name.clone(), LiveCatalog::new(db.name.clone(), target));
+                }
+            }
+        }
         let proxy = Arc::new(Proxy {
+            catalogs,
             config,
             pools: DashMap::new(),
             cancels: Arc::new(CancelRegistry::default()),
@@ -83,6 +102,11 @@ impl Proxy {
         }
     }
 
+    /// The live catalog of a database, when routing is on for it.
+    pub fn catalog(&self, database: &str) -> Option<Arc<LiveCatalog>> {
+        self.catalogs.get(database).cloned()
+    }
+
     /// A receiver that turns true when shutdown begins.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
@@ -108,6 +132,20 @@ impl Proxy {
     /// Accepts clients until shutdown, then waits for sessions to finish their
     /// transactions (up to the shutdown timeout).
     pub async fn run(self: Arc<Self>, listener: TcpListener) {
+        // First catalog load before serving, so routing starts with the first
+        // statement; a failure only delays it (statements pass through).
+        for live in self.catalogs.values() {
+            match tokio::time::timeout(Duration::from_secs(10), live.refresh()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(database = %live.database, error = %e, "catalog not loaded yet"),
+                Err(_) => tracing::warn!(database = %live.database, "catalog load timed out"),
+            }
+        }
+        let refreshers: Vec<_> = self
+            .catalogs
+            .values()
+            .map(|live| tokio::spawn(live.clone().refresh_forever(self.config.routing.refresh_interval)))
+            .collect();
         let maintenance = tokio::spawn({
             let proxy = self.clone();
             async move {
@@ -141,6 +179,9 @@ impl Proxy {
         }
         drop(listener);
         maintenance.abort();
+        for r in refreshers {
+            r.abort();
+        }
         tracing::info!(
             clients = self.client_count(),
             "shutting down: waiting for running transactions"

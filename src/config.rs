@@ -47,6 +47,8 @@ struct FileConfig {
     #[serde(default)]
     pool: PoolFile,
     #[serde(default)]
+    routing: RoutingFile,
+    #[serde(default)]
     databases: Vec<Spanned<DatabaseFile>>,
     #[serde(default)]
     users: Vec<Spanned<UserFile>>,
@@ -62,6 +64,13 @@ struct PoolFile {
     idle_timeout_secs: Option<u64>,
     max_lifetime_secs: Option<u64>,
     wait_timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RoutingFile {
+    enabled: Option<bool>,
+    refresh_interval_secs: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,6 +171,16 @@ pub struct User {
     pub plain_password: Option<String>,
 }
 
+/// Partition routing settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// Route statements on partitioned parents (needs a database `user` for the
+    /// catalog connection).
+    pub enabled: bool,
+    /// How often the catalog is re-read (it is also re-read after DDL).
+    pub refresh_interval: Duration,
+}
+
 /// The validated, resolved configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -179,6 +198,8 @@ pub struct Config {
     pub databases: HashMap<String, Database>,
     /// Users by name.
     pub users: HashMap<String, User>,
+    /// Partition routing.
+    pub routing: Routing,
 }
 
 /// Command-line settings that override the file.
@@ -348,6 +369,10 @@ impl Config {
             shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
             databases,
             users,
+            routing: Routing {
+                enabled: file.routing.enabled.unwrap_or(true),
+                refresh_interval: Duration::from_secs(file.routing.refresh_interval_secs.unwrap_or(60).max(1)),
+            },
         })
     }
 }

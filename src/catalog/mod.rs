@@ -3,6 +3,7 @@
 //! [`load`] and then immutable; lookups are pure.
 
 pub mod bounds;
+pub mod live;
 pub mod load;
 
 use std::collections::HashMap;

@@ -15,9 +15,13 @@ use crate::app::{ClientGuard, Proxy};
 use crate::backend::conn::SERVER_MAX_MESSAGE;
 use crate::backend::{BackendError, Checkout, Pool, PoolError, ServerConn};
 use crate::cancel::{CancelKey, CancelTarget};
+use crate::catalog::live::LiveCatalog;
+use crate::catalog::Catalog;
 use crate::config::PoolMode;
+use crate::keys::TimeZoneRule;
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
+use crate::router::{self, Route, SessionView};
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -118,6 +122,22 @@ pub struct Session {
     closing: bool,
     cancel: CancelKey,
     _guard: ClientGuard,
+    /// The database's catalog, when routing is on.
+    catalog: Option<Arc<LiveCatalog>>,
+    /// The client's role (for `$user` in search_path).
+    user: String,
+    /// The session's TimeZone as last reported by the server.
+    time_zone: String,
+}
+
+/// What the session knows of the client it serves, beyond its socket.
+pub(super) struct ClientInfo {
+    /// Role name.
+    pub user: String,
+    /// Settings from the startup packet.
+    pub desired: BTreeMap<String, String>,
+    /// The database's catalog, when routing is on.
+    pub catalog: Option<Arc<LiveCatalog>>,
 }
 
 impl Session {
@@ -125,10 +145,11 @@ impl Session {
         proxy: Arc<Proxy>,
         pool: Arc<Pool>,
         io: ClientIo,
-        desired: BTreeMap<String, String>,
+        client: ClientInfo,
         cancel: CancelKey,
         guard: ClientGuard,
     ) -> Session {
+        let ClientInfo { user, desired, catalog } = client;
         Session {
             mode: pool.settings().mode,
             proxy: proxy.clone(),
@@ -153,6 +174,9 @@ impl Session {
             closing: false,
             cancel,
             _guard: guard,
+            catalog,
+            user,
+            time_zone: String::new(),
         }
     }
 
@@ -183,6 +207,9 @@ impl Session {
         };
         for (k, v) in &params {
             protocol::put_parameter_status(&mut self.to_client, k, v);
+        }
+        if let Some(tz) = params.get("TimeZone") {
+            self.time_zone = tz.clone();
         }
         protocol::put_backend_key_data(&mut self.to_client, self.cancel.pid, self.cancel.secret);
         protocol::put_ready_for_query(&mut self.to_client, b'I');
@@ -319,11 +346,16 @@ impl Session {
         }
         match frame.tag {
             b'Q' => {
+                if let Some(reply) = self.explain_route(frame.body()) {
+                    self.synthetic_bytes(reply);
+                    return Ok(());
+                }
                 self.ensure_server().await?;
                 if self.mode == PoolMode::Transaction {
                     self.scan_sql(frame.body());
                 }
-                self.send(Expect::Query, &frame.bytes);
+                let routed = self.route_simple(&frame);
+                self.send(Expect::Query, &routed);
             }
             b'P' => self.client_parse(frame).await?,
             b'B' => self.client_bind(frame).await?,
@@ -408,11 +440,97 @@ impl Session {
     fn synthetic(&mut self, tag: u8) {
         let mut buf = BytesMut::new();
         protocol::put_empty(&mut buf, tag);
+        self.synthetic_bytes(buf.freeze());
+    }
+
+    fn synthetic_bytes(&mut self, bytes: Bytes) {
         if self.expect.is_empty() {
-            self.to_client.extend_from_slice(&buf);
+            self.to_client.extend_from_slice(&bytes);
         } else {
-            self.expect.push_back(Expect::Synthetic(buf.freeze()));
+            self.expect.push_back(Expect::Synthetic(bytes));
         }
+    }
+
+    /// Routes `sql` with the session's search_path and TimeZone.
+    fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
+        let path = parse_search_path(
+            self.desired
+                .get("search_path")
+                .map_or("\"$user\", public", String::as_str),
+        );
+        let tz = TimeZoneRule::from_setting(&self.time_zone).unwrap_or(TimeZoneRule::Unknown);
+        let view = SessionView {
+            search_path: &path,
+            user: &self.user,
+            tz,
+        };
+        router::route(sql, catalog, &view)
+    }
+
+    /// The Query message to send for a client's simple query: the original,
+    /// a rewrite naming only the children that can hold the rows, or a
+    /// statement that makes the server raise the refusal (so the transaction
+    /// state stays the server's own).
+    fn route_simple(&self, frame: &Frame) -> Bytes {
+        let Some(live) = &self.catalog else {
+            return frame.bytes.clone();
+        };
+        let catalog = live.snapshot();
+        if catalog.hierarchies.is_empty() {
+            return frame.bytes.clone();
+        }
+        let Some(sql) = protocol::decode_query(frame.body()) else {
+            return frame.bytes.clone();
+        };
+        let text = match self.route_sql(sql, &catalog) {
+            Route::Passthrough(reason) => {
+                tracing::trace!(reason = reason.as_str(), "passed through");
+                return frame.bytes.clone();
+            }
+            Route::Rewrite { sql, .. } => sql,
+            Route::Reject { code, message } => raise_sql(code, &message),
+        };
+        let mut out = BytesMut::with_capacity(text.len() + 6);
+        protocol::put_query(&mut out, &text);
+        out.freeze()
+    }
+
+    /// Answers `EXPLAIN ROUTE <sql>` without executing anything.
+    fn explain_route(&self, body: &[u8]) -> Option<Bytes> {
+        let sql = protocol::decode_query(body)?;
+        let rest = strip_word(sql.trim_start(), "explain")?;
+        let inner = strip_word(rest, "route")?.trim().trim_end_matches(';').trim();
+        let catalog = self.catalog.as_ref().map(|c| c.snapshot()).unwrap_or_default();
+        let mut out = BytesMut::new();
+        protocol::put_row_description(&mut out, &["parent", "children", "decision", "sql"]);
+        let rows = match self.route_sql(inner, &catalog) {
+            Route::Passthrough(reason) => {
+                let decision = format!("passthrough: {}", reason.as_str());
+                protocol::put_data_row(&mut out, &[None, None, Some(&decision), Some(inner)]);
+                1
+            }
+            Route::Rewrite { sql, targets } => {
+                for t in &targets {
+                    let mut names: Vec<String> = Vec::new();
+                    if t.parent_included {
+                        names.push(format!("ONLY {}", t.parent.quoted()));
+                    }
+                    names.extend(t.children.iter().map(|c| c.quoted()));
+                    let parent = t.parent.quoted();
+                    let children = names.join(", ");
+                    protocol::put_data_row(&mut out, &[Some(&parent), Some(&children), Some("rewrite"), Some(&sql)]);
+                }
+                targets.len()
+            }
+            Route::Reject { code, message } => {
+                let decision = format!("reject: {code}");
+                protocol::put_data_row(&mut out, &[None, None, Some(&decision), Some(&message)]);
+                1
+            }
+        };
+        protocol::put_command_complete(&mut out, &format!("SELECT {rows}"));
+        protocol::put_ready_for_query(&mut out, self.status);
+        Some(out.freeze())
     }
 
     fn malformed(&mut self, what: &str) -> End {
@@ -570,6 +688,18 @@ impl Session {
         }
     }
 
+    /// Tables were created, altered or dropped: the catalog may have changed.
+    fn note_ddl(&self, body: &[u8]) {
+        let Some(live) = &self.catalog else {
+            return;
+        };
+        if let Some(tag) = protocol::decode_command_tag(body) {
+            if matches!(tag, "CREATE TABLE" | "ALTER TABLE" | "DROP TABLE") {
+                live.request_refresh();
+            }
+        }
+    }
+
     async fn on_server_data(&mut self) -> Result<(), End> {
         loop {
             let Some(co) = self.server.as_mut() else {
@@ -585,8 +715,20 @@ impl Session {
             };
             self.on_server_frame(frame)?;
         }
-        if self.mode == PoolMode::Transaction && self.server.is_some() && self.is_idle() {
-            self.release_server().await;
+        if self.server.is_some() && self.is_idle() {
+            match self.mode {
+                PoolMode::Transaction => self.release_server().await,
+                PoolMode::Session if self.capture_settings && self.catalog.is_some() => {
+                    // The router needs the session's search_path.
+                    self.capture_settings = false;
+                    if let Some(co) = self.server.as_mut() {
+                        if let Ok(settings) = read_settings(&mut co.conn).await {
+                            self.desired = settings;
+                        }
+                    }
+                }
+                PoolMode::Session => {}
+            }
         }
         Ok(())
     }
@@ -595,10 +737,14 @@ impl Session {
         match frame.tag {
             b'N' | b'A' => self.to_client.extend_from_slice(&frame.bytes),
             b'S' => {
-                if let (Some((k, v)), Some(co)) =
-                    (protocol::decode_parameter_status(frame.body()), self.server.as_mut())
-                {
-                    co.conn.params.insert(k.to_owned(), v.to_owned());
+                if let Some((k, v)) = protocol::decode_parameter_status(frame.body()) {
+                    if k == "TimeZone" {
+                        // Literals without an offset are read in this zone.
+                        self.time_zone = v.to_owned();
+                    }
+                    if let Some(co) = self.server.as_mut() {
+                        co.conn.params.insert(k.to_owned(), v.to_owned());
+                    }
                 }
                 self.capture_settings = true;
                 self.to_client.extend_from_slice(&frame.bytes);
@@ -615,7 +761,11 @@ impl Session {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
                         tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
                     }
-                    b'C' if self.mode == PoolMode::Transaction => self.note_command_tag(frame.body()),
+                    b'C' => {
+                        // Session mode needs SETs noted too: the router reads search_path.
+                        self.note_command_tag(frame.body());
+                        self.note_ddl(frame.body());
+                    }
                     _ => {}
                 }
                 if self.expect.front().is_some_and(|e| e.ends_with(tag)) {
@@ -775,16 +925,9 @@ impl Session {
         self.cancel.slot.set(None);
         if self.capture_settings {
             self.capture_settings = false;
-            match co.conn.internal_query(CAPTURE_SETTINGS).await {
-                Ok(rows) => {
-                    self.desired = rows
-                        .into_iter()
-                        .filter_map(|mut r| {
-                            let v = r.pop()??;
-                            let k = r.pop()??;
-                            Some((k, v))
-                        })
-                        .collect();
+            match read_settings(&mut co.conn).await {
+                Ok(settings) => {
+                    self.desired = settings;
                     co.conn.applied = self.desired.clone();
                 }
                 Err(e) => {
@@ -863,6 +1006,53 @@ async fn apply_settings(conn: &mut ServerConn, desired: &BTreeMap<String, String
     conn.internal_query(&sql).await?;
     conn.applied = desired.clone();
     Ok(())
+}
+
+/// Every setting the session changed, by name.
+async fn read_settings(conn: &mut ServerConn) -> Result<BTreeMap<String, String>, BackendError> {
+    let rows = conn.internal_query(CAPTURE_SETTINGS).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut r| {
+            let v = r.pop()??;
+            let k = r.pop()??;
+            Some((k, v))
+        })
+        .collect())
+}
+
+/// The schemas of a search_path setting, as PostgreSQL resolves them:
+/// quoted names as written, others folded to lower case.
+fn parse_search_path(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => s.to_lowercase(),
+        })
+        .collect()
+}
+
+/// Strips a leading keyword (case-insensitive) followed by white space.
+fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let head = text.get(..word.len())?;
+    let rest = &text[word.len()..];
+    (head.eq_ignore_ascii_case(word) && rest.starts_with(char::is_whitespace)).then(|| rest.trim_start())
+}
+
+/// A statement that makes the server raise `code` with `message`, so the
+/// refusal affects the transaction exactly as an error from PostgreSQL would.
+fn raise_sql(code: &str, message: &str) -> String {
+    let mut tag = "$partproxy$".to_owned();
+    while message.contains(&tag) {
+        tag.insert(tag.len() - 1, '_');
+    }
+    format!(
+        "DO {tag} BEGIN RAISE EXCEPTION USING ERRCODE = '{code}', MESSAGE = {}; END {tag}",
+        protocol::quote_literal(message)
+    )
 }
 
 /// ASCII case-insensitive substring search.

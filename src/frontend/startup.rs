@@ -121,7 +121,12 @@ pub async fn handshake(proxy: &Arc<Proxy>, mut io: ClientIo) -> Result<Option<Se
 
     let pool = proxy.pool_for(db, user);
     let cancel = proxy.cancels.register();
-    let mut session = Session::new(proxy.clone(), pool, io, desired, cancel, client_guard);
+    let client = super::session::ClientInfo {
+        user: user.name.clone(),
+        desired,
+        catalog: proxy.catalog(&db.name),
+    };
+    let mut session = Session::new(proxy.clone(), pool, io, client, cancel, client_guard);
     match session.start().await {
         Ok(()) => Ok(Some(session)),
         Err(e) => {

@@ -156,6 +156,9 @@ pub enum TimeZoneRule {
     Fixed(i32),
     /// A named zone with its daylight-saving rules.
     Named(chrono_tz::Tz),
+    /// A setting the proxy can't model: literals without an offset are not
+    /// read at all (no pruning on them).
+    Unknown,
 }
 
 impl TimeZoneRule {
@@ -191,6 +194,7 @@ impl TimeZoneRule {
                 chrono::LocalResult::Single(off) => Some(off.fix().local_minus_utc() as i64 * 1_000_000),
                 _ => None,
             },
+            TimeZoneRule::Unknown => None,
         }
     }
 }

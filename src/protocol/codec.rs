@@ -268,6 +268,45 @@ pub fn put_query(buf: &mut BytesMut, sql: &str) {
     finish(buf, at);
 }
 
+/// Appends a RowDescription of text columns.
+pub fn put_row_description(buf: &mut BytesMut, names: &[&str]) {
+    let at = begin(buf, b'T');
+    buf.put_i16(names.len() as i16);
+    for name in names {
+        put_cstr(buf, name);
+        buf.put_i32(0); // table oid
+        buf.put_i16(0); // column number
+        buf.put_u32(25); // text
+        buf.put_i16(-1); // variable length
+        buf.put_i32(-1); // no modifier
+        buf.put_i16(0); // text format
+    }
+    finish(buf, at);
+}
+
+/// Appends a DataRow of text values (`None` is NULL).
+pub fn put_data_row(buf: &mut BytesMut, values: &[Option<&str>]) {
+    let at = begin(buf, b'D');
+    buf.put_i16(values.len() as i16);
+    for v in values {
+        match v {
+            Some(text) => {
+                buf.put_i32(text.len() as i32);
+                buf.put_slice(text.as_bytes());
+            }
+            None => buf.put_i32(-1),
+        }
+    }
+    finish(buf, at);
+}
+
+/// Appends a CommandComplete with `tag`.
+pub fn put_command_complete(buf: &mut BytesMut, tag: &str) {
+    let at = begin(buf, b'C');
+    put_cstr(buf, tag);
+    finish(buf, at);
+}
+
 /// Quotes a string as an SQL literal (standard_conforming_strings on).
 pub fn quote_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);

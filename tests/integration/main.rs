@@ -8,4 +8,5 @@ mod catalog;
 mod failures;
 mod malformed;
 mod pooling;
+mod routing;
 mod tools;
