@@ -38,17 +38,11 @@ INSERT INTO "Other"."items-high" VALUES (500, 'high');
 
 async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client, Client) {
     let cluster = Cluster::shared();
-    cluster.psql_admin(&format!("DROP DATABASE IF EXISTS {db}"));
-    cluster.psql_admin(&format!("CREATE DATABASE {db}"));
+    let extra = support::fresh_database(cluster, db);
     let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
         .await
         .unwrap();
     direct.batch_execute(SCHEMA).await.unwrap();
-    let extra = format!(
-        "\n[[databases]]\nname = \"{db}\"\nport = {}\nuser = \"postgres\"\npassword = \"{}\"\n",
-        cluster.port,
-        support::PASSWORD
-    );
     let p = TestProxy::start(
         cluster,
         ProxySettings {

@@ -394,6 +394,17 @@ impl Drop for TestProxy {
     }
 }
 
+/// Config for a fresh database `name` on the cluster, recreated now, that the
+/// proxy serves with the superuser as its fixed login.
+pub fn fresh_database(cluster: &Cluster, name: &str) -> String {
+    cluster.psql_admin(&format!("DROP DATABASE IF EXISTS {name}"));
+    cluster.psql_admin(&format!("CREATE DATABASE {name}"));
+    format!(
+        "\n[[databases]]\nname = \"{name}\"\nport = {}\nuser = \"postgres\"\npassword = \"{PASSWORD}\"\n",
+        cluster.port
+    )
+}
+
 /// The SQLSTATE of a tokio-postgres error, or "" when it has none.
 pub fn sqlstate(e: &tokio_postgres::Error) -> String {
     e.code().map(|c| c.code().to_owned()).unwrap_or_default()

@@ -72,14 +72,8 @@ fn psql_through_the_proxy() {
 fn pgbench_in_every_query_mode() {
     let cluster = Cluster::shared();
     let db = "bench_tools";
-    cluster.psql_admin(&format!("DROP DATABASE IF EXISTS {db}"));
-    cluster.psql_admin(&format!("CREATE DATABASE {db}"));
+    let extra = support::fresh_database(cluster, db);
     run(cluster, "pgbench", cluster.port, &["-i", "-q", "-s", "1", db]);
-    let extra = format!(
-        "\n[[databases]]\nname = \"{db}\"\nport = {}\nuser = \"postgres\"\npassword = \"{}\"\n",
-        cluster.port,
-        support::PASSWORD
-    );
     let p = TestProxy::start(
         cluster,
         ProxySettings {
