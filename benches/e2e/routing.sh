@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Routing benchmark: point SELECT on a 2048-child inheritance parent, straight
+# to the parent, straight to the right child, and through partproxy, in one
+# run; then again with the parent proven empty (CHECK (false) NO INHERIT).
+#
+#   benches/e2e/routing.sh            # 8 clients, 8 s per run, -M simple
+#   CLIENTS=16 DURATION=20 benches/e2e/routing.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. scripts/lib.sh
+CLIENTS=${CLIENTS:-8}
+DURATION=${DURATION:-8}
+CHILDREN=${CHILDREN:-2048}
+bindir=$(pg_bindir)
+pgbench="$bindir/pgbench"; [ -x "$pgbench" ] || pgbench=pgbench
+psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
+
+cargo build --release --quiet
+dir=$(mktemp -d /tmp/partproxy-routing.XXXXXX)
+pg_port=$(free_port)
+proxy_port=$(free_port)
+proxy_pid=
+cleanup() { [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null; stop_cluster "$dir"; }
+trap cleanup EXIT
+start_cluster "$dir" "$pg_port" bench
+export PGPASSWORD=bench
+"$psql" -q -h 127.0.0.1 -p "$pg_port" -U postgres postgres <<SQL
+CREATE TABLE ue (k int NOT NULL, v text);
+DO \$\$ BEGIN FOR i IN 0..$((CHILDREN - 1)) LOOP
+  EXECUTE format('CREATE TABLE ue_%s (CHECK (k >= %s AND k < %s)) INHERITS (ue)', i, i * 1000, (i + 1) * 1000);
+  EXECUTE format('INSERT INTO ue_%s SELECT g, ''v'' || g FROM generate_series(%s, %s, 10) g', i, i * 1000, (i + 1) * 1000 - 1);
+  EXECUTE format('CREATE INDEX ON ue_%s (k)', i);
+END LOOP; END \$\$;
+ANALYZE;
+SQL
+max=$((CHILDREN * 1000 - 1))
+printf '\\set k random(0, %s)\nSELECT * FROM ue WHERE k = :k;\n' "$max" > "$dir/parent.sql"
+printf '\\set k random(0, %s)\n\\set c :k / 1000\nSELECT * FROM ue_:c WHERE k = :k;\n' "$max" > "$dir/child.sql"
+chmod 644 "$dir"/*.sql
+./target/release/partproxy --listen "127.0.0.1:$proxy_port" --log-level warn \
+  --upstream "postgres://postgres:bench@127.0.0.1:$pg_port/postgres" --pool-mode transaction --pool-size 16 &
+proxy_pid=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$proxy_port) 2>/dev/null && break; sleep 0.1; done
+
+tps() { "$pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -M simple -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" postgres 2>/dev/null \
+  | awk '/^tps/ {printf "%.0f", $3}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+echo "point SELECT, $CHILDREN inheritance children, $CLIENTS clients, ${DURATION}s per run, -M simple"
+parent=$(tps "$pg_port" "$dir/parent.sql")
+child=$(tps "$pg_port" "$dir/child.sql")
+proxied=$(tps "$proxy_port" "$dir/parent.sql")
+"$psql" -q -h 127.0.0.1 -p "$proxy_port" -U postgres postgres -c "ALTER TABLE ue ADD CONSTRAINT ue_empty CHECK (false) NO INHERIT"
+sleep 1
+proxied_empty=$(tps "$proxy_port" "$dir/parent.sql")
+child2=$(tps "$pg_port" "$dir/child.sql")
+printf '%-52s %10s\n' target tps
+printf '%-52s %10s\n' "direct to the parent" "$parent"
+printf '%-52s %10s\n' "direct to the right child" "$child"
+printf '%-52s %10s\n' "proxy (parent may hold rows)" "$proxied"
+printf '%-52s %10s\n' "proxy (parent proven empty)" "$proxied_empty"
+printf '%-52s %10s\n' "direct to the right child (again)" "$child2"
+echo "proxy (empty parent) / direct parent: $(ratio "$proxied_empty" "$parent")x"
+echo "proxy (empty parent) / right child:   $(ratio "$proxied_empty" "$(( (child + child2) / 2 ))")x"
