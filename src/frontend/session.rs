@@ -45,6 +45,12 @@ enum Expect {
     Sync,
     /// Simple Query or FunctionCall: everything up to ReadyForQuery.
     Query,
+    /// A routed INSERT split into one statement per child: their command
+    /// tags are summed into one, or dropped if any statement fails.
+    MergedInsert {
+        total: u64,
+        failed: bool,
+    },
     /// A reply the proxy produces itself once everything before it was answered.
     Synthetic(Bytes),
     /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
@@ -65,7 +71,7 @@ impl Expect {
             Expect::Close => tag == b'3',
             Expect::Describe => tag == b'T' || tag == b'n',
             Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Expect::Sync | Expect::Query => tag == b'Z',
+            Expect::Sync | Expect::Query | Expect::MergedInsert { .. } => tag == b'Z',
             Expect::Synthetic(_) | Expect::CopyEnd => false,
         }
     }
@@ -354,8 +360,8 @@ impl Session {
                 if self.mode == PoolMode::Transaction {
                     self.scan_sql(frame.body());
                 }
-                let routed = self.route_simple(&frame);
-                self.send(Expect::Query, &routed);
+                let (routed, expect) = self.route_simple(&frame);
+                self.send(expect, &routed);
             }
             b'P' => self.client_parse(frame).await?,
             b'B' => self.client_bind(frame).await?,
@@ -471,28 +477,38 @@ impl Session {
     /// a rewrite naming only the children that can hold the rows, or a
     /// statement that makes the server raise the refusal (so the transaction
     /// state stays the server's own).
-    fn route_simple(&self, frame: &Frame) -> Bytes {
+    fn route_simple(&self, frame: &Frame) -> (Bytes, Expect) {
+        let unchanged = || (frame.bytes.clone(), Expect::Query);
         let Some(live) = &self.catalog else {
-            return frame.bytes.clone();
+            return unchanged();
         };
         let catalog = live.snapshot();
         if catalog.hierarchies.is_empty() {
-            return frame.bytes.clone();
+            return unchanged();
         }
         let Some(sql) = protocol::decode_query(frame.body()) else {
-            return frame.bytes.clone();
+            return unchanged();
         };
-        let text = match self.route_sql(sql, &catalog) {
+        let (text, expect) = match self.route_sql(sql, &catalog) {
             Route::Passthrough(reason) => {
                 tracing::trace!(reason = reason.as_str(), "passed through");
-                return frame.bytes.clone();
+                return unchanged();
             }
-            Route::Rewrite { sql, .. } => sql,
-            Route::Reject { code, message } => raise_sql(code, &message),
+            Route::Rewrite { sql, .. } => (sql, Expect::Query),
+            // One query string runs as one implicit transaction (or inside
+            // the client's): the per-child INSERTs commit or fail together.
+            Route::SplitInsert { sql, .. } => (
+                sql,
+                Expect::MergedInsert {
+                    total: 0,
+                    failed: false,
+                },
+            ),
+            Route::Reject { code, message } => (raise_sql(code, &message), Expect::Query),
         };
         let mut out = BytesMut::with_capacity(text.len() + 6);
         protocol::put_query(&mut out, &text);
-        out.freeze()
+        (out.freeze(), expect)
     }
 
     /// Answers `EXPLAIN ROUTE <sql>` without executing anything.
@@ -509,7 +525,7 @@ impl Session {
                 protocol::put_data_row(&mut out, &[None, None, Some(&decision), Some(inner)]);
                 1
             }
-            Route::Rewrite { sql, targets } => {
+            Route::Rewrite { sql, targets } | Route::SplitInsert { sql, targets, .. } => {
                 for t in &targets {
                     let mut names: Vec<String> = Vec::new();
                     if t.parent_included {
@@ -751,6 +767,23 @@ impl Session {
             }
             b'E' => self.on_server_error(frame)?,
             tag => {
+                if let Some(Expect::MergedInsert { total, failed }) = self.expect.front_mut() {
+                    match tag {
+                        b'C' => {
+                            let n = protocol::decode_command_tag(frame.body())
+                                .and_then(|t| t.rsplit(' ').next())
+                                .and_then(|n| n.parse::<u64>().ok())
+                                .unwrap_or(0);
+                            *total += n;
+                            return Ok(());
+                        }
+                        b'Z' if !*failed => {
+                            let merged = format!("INSERT 0 {total}");
+                            protocol::put_command_complete(&mut self.to_client, &merged);
+                        }
+                        _ => {}
+                    }
+                }
                 let forward = self.expect.front().is_none_or(Expect::forwards);
                 if forward {
                     self.to_client.extend_from_slice(&frame.bytes);
@@ -790,6 +823,10 @@ impl Session {
             return Ok(());
         }
         self.to_client.extend_from_slice(&frame.bytes);
+        if let Some(Expect::MergedInsert { failed, .. }) = self.expect.front_mut() {
+            *failed = true;
+            return Ok(());
+        }
         match self.expect.front() {
             Some(Expect::Query) | None => {}
             Some(_) => {
@@ -859,7 +896,11 @@ impl Session {
             if dying.is_none() {
                 protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
             }
-            if self.expect.iter().any(|e| matches!(e, Expect::Sync | Expect::Query)) {
+            if self
+                .expect
+                .iter()
+                .any(|e| matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert { .. }))
+            {
                 protocol::put_ready_for_query(&mut self.to_client, b'I');
             }
         } else if self.status != b'I' || self.mode == PoolMode::Session {

@@ -1,9 +1,10 @@
 //! INSERT ... VALUES routing: every row's key decides its child.
 
-use sqlparser::ast::{Insert, SelectItem, SetExpr, Spanned, TableObject};
+use sqlparser::ast::{Insert, ObjectName, SelectItem, SetExpr, Spanned, TableObject};
+use sqlparser::tokenizer::Span;
 
 use super::{normalize, parts, PassReason, Route, TargetReport, Walker};
-use crate::catalog::{Hierarchy, ValueRoute};
+use crate::catalog::{Hierarchy, TableName, ValueRoute};
 use crate::keys::predicate::constant_value;
 use crate::rewrite::Splicer;
 
@@ -48,8 +49,9 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
         return Route::Passthrough(PassReason::InsertKeyOmitted);
     };
 
-    let mut chosen: Option<usize> = None;
-    for row in &values.rows {
+    // Each row's child, and the children in order of first appearance.
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (at, row) in values.rows.iter().enumerate() {
         let Some(expr) = row.content.get(key_at) else {
             return Route::Passthrough(PassReason::InsertKeyOmitted);
         };
@@ -84,66 +86,115 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                 };
             }
         };
-        match chosen {
-            None => chosen = Some(child),
-            Some(c) if c == child => {}
-            Some(_) => return Route::Passthrough(PassReason::InsertMultiChild),
+        match groups.iter_mut().find(|(c, _)| *c == child) {
+            Some((_, rows)) => rows.push(at),
+            None => groups.push((child, vec![at])),
         }
     }
-    let Some(first) = chosen else {
+    if groups.is_empty() {
         return Route::Passthrough(PassReason::InsertNotValues);
-    };
-    let Some((leaf, leaf_same_columns)) = descend(w, h, first, values, key_at) else {
-        return Route::Passthrough(PassReason::InsertUnknownChild);
-    };
+    }
+    // RETURNING over several children would need the rows put back in VALUES order.
+    if groups.len() > 1 && ins.returning.is_some() {
+        return Route::Passthrough(PassReason::InsertMultiChild);
+    }
     let returns_star = ins
         .returning
         .iter()
         .flatten()
         .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
-    if returns_star && !leaf_same_columns {
-        return Route::Passthrough(PassReason::ChildColumns);
-    }
 
-    let mut splicer = Splicer::new(sql);
+    let probe = Splicer::new(sql);
+    let row_text = |at: usize| -> Option<&str> {
+        let row = values.rows.get(at)?;
+        let span = Span::new(row.opening_token.0.span.start, row.closing_token.0.span.end);
+        let (a, b) = probe.range(span)?;
+        sql.get(a..b)
+    };
+    let (Some(first_row), Some(last_row)) = (values.rows.first(), values.rows.last()) else {
+        return Route::Passthrough(PassReason::InsertNotValues);
+    };
+    let all_rows = Span::new(first_row.opening_token.0.span.start, last_row.closing_token.0.span.end);
+
+    let mut statements = Vec::with_capacity(groups.len());
+    let mut children = Vec::with_capacity(groups.len());
+    for (child, rows) in &groups {
+        let Some((leaf, leaf_same_columns)) = descend(w, h, *child, values, rows, key_at) else {
+            return Route::Passthrough(PassReason::InsertUnknownChild);
+        };
+        if returns_star && !leaf_same_columns {
+            return Route::Passthrough(PassReason::ChildColumns);
+        }
+        let mut splicer = Splicer::new(sql);
+        if !retarget(&mut splicer, ins, name, h, &leaf) {
+            return Route::Passthrough(PassReason::RewriteFailed);
+        }
+        if groups.len() > 1 {
+            let Some(texts) = rows.iter().map(|&at| row_text(at)).collect::<Option<Vec<&str>>>() else {
+                return Route::Passthrough(PassReason::RewriteFailed);
+            };
+            if splicer.replace(all_rows, texts.join(", ")).is_none() {
+                return Route::Passthrough(PassReason::RewriteFailed);
+            }
+        }
+        let Some(statement) = splicer.finish() else {
+            return Route::Passthrough(PassReason::RewriteFailed);
+        };
+        statements.push(statement.trim_end().trim_end_matches(';').to_owned());
+        children.push(leaf);
+    }
+    let targets = vec![TargetReport {
+        parent: h.parent.clone(),
+        children,
+        parent_included: false,
+    }];
+    if statements.len() == 1 {
+        return Route::Rewrite {
+            sql: statements.remove(0),
+            targets,
+        };
+    }
+    Route::SplitInsert {
+        parts: statements.len(),
+        sql: statements.join(";\n"),
+        targets,
+    }
+}
+
+/// Points the INSERT at `leaf`, keeping the parent's name as the alias and
+/// spelling out the parent's columns when the statement lists none.
+fn retarget(splicer: &mut Splicer, ins: &Insert, name: &ObjectName, h: &Hierarchy, leaf: &TableName) -> bool {
     let column_list = if ins.columns.is_empty() {
         let cols: Vec<String> = h.columns.iter().map(|c| super::quote(c)).collect();
         format!(" ({})", cols.join(", "))
     } else {
         String::new()
     };
-    let edited = match &ins.table_alias {
+    match &ins.table_alias {
         Some(alias) => splicer
             .replace(name.span(), leaf.quoted())
-            .and_then(|()| splicer.insert_after(alias.alias.span, column_list)),
+            .and_then(|()| splicer.insert_after(alias.alias.span, column_list))
+            .is_some(),
         None => {
             let shown = parts(name)
                 .and_then(|p| p.last().map(|i| i.to_string()))
                 .unwrap_or_default();
-            splicer.replace(name.span(), format!("{} AS {shown}{column_list}", leaf.quoted()))
+            splicer
+                .replace(name.span(), format!("{} AS {shown}{column_list}", leaf.quoted()))
+                .is_some()
         }
-    };
-    match edited.and_then(|()| splicer.finish()) {
-        Some(sql) => Route::Rewrite {
-            sql,
-            targets: vec![TargetReport {
-                parent: h.parent.clone(),
-                children: vec![leaf],
-                parent_included: false,
-            }],
-        },
-        None => Route::Passthrough(PassReason::RewriteFailed),
     }
 }
 
-/// Follows a child that is itself a parent down to the leaf every row belongs to.
+/// Follows a child that is itself a parent down to the leaf its rows belong to.
 fn descend(
     w: &Walker,
     h: &Hierarchy,
     child: usize,
     values: &sqlparser::ast::Values,
+    rows: &[usize],
     key_at: usize,
-) -> Option<(crate::catalog::TableName, bool)> {
+) -> Option<(TableName, bool)> {
     let c = &h.children[child];
     if !c.has_children {
         return Some((c.table.clone(), c.same_columns));
@@ -154,8 +205,8 @@ fn descend(
         return None;
     }
     let mut chosen = None;
-    for row in &values.rows {
-        let value = constant_value(row.content.get(key_at)?, key.ty, w.session.tz)?;
+    for &at in rows {
+        let value = constant_value(values.rows.get(at)?.content.get(key_at)?, key.ty, w.session.tz)?;
         let ValueRoute::Child(i) = sub.route_value(value.as_ref()) else {
             return None;
         };
@@ -164,6 +215,6 @@ fn descend(
         }
         chosen = Some(i);
     }
-    let (leaf, same) = descend(w, sub, chosen?, values, key_at)?;
+    let (leaf, same) = descend(w, sub, chosen?, values, rows, key_at)?;
     Some((leaf, same && c.same_columns))
 }

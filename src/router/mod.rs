@@ -129,6 +129,17 @@ pub enum Route {
         /// What each parent occurrence became.
         targets: Vec<TargetReport>,
     },
+    /// An INSERT whose rows belong to several children: one INSERT per child,
+    /// to be sent together as one multi-statement query (so they commit or
+    /// fail together) and answered with one merged command tag.
+    SplitInsert {
+        /// The statements joined with `;`.
+        sql: String,
+        /// How many statements.
+        parts: usize,
+        /// The parent and the children written.
+        targets: Vec<TargetReport>,
+    },
     /// Refuse with an error, as the legacy trigger or a CHECK would.
     Reject {
         /// SQLSTATE.

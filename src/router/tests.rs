@@ -307,8 +307,23 @@ fn inserts() {
         run("INSERT INTO logs (id, created_at) VALUES (1, NULL)", false),
         Route::Reject { .. }
     ));
+    match run(
+        "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02'), (3, '2024-01-03')",
+        false,
+    ) {
+        Route::SplitInsert { sql, parts, targets } => {
+            assert_eq!(parts, 2);
+            assert_eq!(
+                sql,
+                "INSERT INTO public.logs_2024_01 AS logs (id, created_at) VALUES (1, '2024-01-02'), (3, '2024-01-03');\n\
+                 INSERT INTO public.logs_2024_02 AS logs (id, created_at) VALUES (2, '2024-02-02')"
+            );
+            assert_eq!(targets[0].children.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
-        passed("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02')"),
+        passed("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02') RETURNING id"),
         PassReason::InsertMultiChild
     );
     assert_eq!(

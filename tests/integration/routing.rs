@@ -135,19 +135,43 @@ async fn reads_and_writes(mode: &'static str) {
     )
     .await;
     assert_eq!(tag, Some(0));
-    // Rows for several children pass through to the trigger, as before.
-    rows(
+    // Rows for several children: one INSERT per child, one summed tag (the
+    // legacy trigger would report INSERT 0 0).
+    let (_, tag) = rows(
         &proxied,
-        "INSERT INTO logs VALUES (9003, '2024-01-20 00:00:00+00', 'a'), (9004, '2024-03-20 00:00:00+00', 'b')",
+        "INSERT INTO logs VALUES (9003, '2024-01-20 00:00:00+00', 'a'), (9004, '2024-03-20 00:00:00+00', 'b'), (9007, '2024-01-21 00:00:00+00', 'c')",
     )
     .await;
+    assert_eq!(tag, Some(3));
     let (r, _) = rows(
         &direct,
-        "SELECT id, tableoid::regclass::text FROM logs WHERE id IN (9003, 9004) ORDER BY id",
+        "SELECT id, tableoid::regclass::text FROM logs WHERE id IN (9003, 9004, 9007) ORDER BY id",
     )
     .await;
     assert_eq!(r[0][1].as_deref(), Some("logs_2024_01"));
     assert_eq!(r[1][1].as_deref(), Some("logs_2024_03"));
+    assert_eq!(r[2][1].as_deref(), Some("logs_2024_01"));
+    // All or nothing: a duplicate key in the January part leaves nothing in March.
+    let err = proxied
+        .simple_query(
+            "INSERT INTO logs VALUES (9008, '2024-03-21 00:00:00+00', 'x'), (1, '2024-01-01 07:00:00+00', 'dup')",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(sqlstate(&err), "23505");
+    let (r, _) = rows(&direct, "SELECT count(*) FROM logs WHERE id = 9008").await;
+    assert_eq!(r, vec![vec![Some("0".to_owned())]]);
+    // Inside the client's transaction, the split is part of it.
+    proxied.batch_execute("BEGIN").await.unwrap();
+    let (_, tag) = rows(
+        &proxied,
+        "INSERT INTO logs VALUES (9009, '2024-02-21 00:00:00+00', 'x'), (9010, '2024-03-21 00:00:00+00', 'y')",
+    )
+    .await;
+    assert_eq!(tag, Some(2));
+    proxied.batch_execute("ROLLBACK").await.unwrap();
+    let (r, _) = rows(&direct, "SELECT count(*) FROM logs WHERE id IN (9009, 9010)").await;
+    assert_eq!(r, vec![vec![Some("0".to_owned())]]);
 
     // A row no child accepts is refused with 23514, naming parent and key value.
     let err = proxied
