@@ -9,6 +9,9 @@ use sqlparser::tokenizer::{Location, Span};
 pub struct Splicer<'a> {
     sql: &'a str,
     line_starts: Vec<usize>,
+    /// For non-ASCII text: byte offset of every character, and the index of
+    /// each line's first character (spans count characters, not bytes).
+    chars: Option<(Vec<usize>, Vec<usize>)>,
     edits: Vec<(usize, usize, String)>,
 }
 
@@ -17,26 +20,36 @@ impl<'a> Splicer<'a> {
     pub fn new(sql: &'a str) -> Splicer<'a> {
         let mut line_starts = vec![0];
         line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        let chars = (!sql.is_ascii()).then(|| {
+            let mut starts = Vec::with_capacity(sql.len());
+            let mut first = vec![0];
+            for (n, (i, c)) in sql.char_indices().enumerate() {
+                starts.push(i);
+                if c == '\n' {
+                    first.push(n + 1);
+                }
+            }
+            starts.push(sql.len());
+            (starts, first)
+        });
         Splicer {
             sql,
             line_starts,
+            chars,
             edits: Vec::new(),
         }
     }
 
-    /// Byte offset of a 1-based (line, character column) location.
+    /// Byte offset of a 1-based (line, character column) location, in O(1).
     pub fn offset(&self, loc: Location) -> Option<usize> {
-        let line_start = *self.line_starts.get((loc.line as usize).checked_sub(1)?)?;
+        let line = (loc.line as usize).checked_sub(1)?;
         let col = (loc.column as usize).checked_sub(1)?;
-        let line = &self.sql[line_start..];
-        if col == 0 {
-            return Some(line_start);
-        }
-        match line.char_indices().nth(col) {
-            Some((i, _)) => Some(line_start + i),
-            None if line.chars().count() == col => Some(self.sql.len()),
-            None => None,
-        }
+        let line_end = self.line_starts.get(line + 1).copied().unwrap_or(self.sql.len());
+        let at = match &self.chars {
+            None => self.line_starts.get(line)? + col,
+            Some((starts, first)) => *starts.get(first.get(line)? + col)?,
+        };
+        (at <= line_end).then_some(at)
     }
 
     /// The byte range a span covers (its end is exclusive).
