@@ -13,3 +13,4 @@ pub mod prepared;
 pub mod protocol;
 pub mod rewrite;
 pub mod router;
+pub mod text;

@@ -40,7 +40,7 @@ chmod 644 "$dir"/*.sql
 ./target/release/partproxy --listen "127.0.0.1:$proxy_port" --log-level warn \
   --upstream "postgres://postgres:bench@127.0.0.1:$pg_port/postgres" --pool-mode transaction --pool-size 16 &
 proxy_pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$proxy_port) 2>/dev/null && break; sleep 0.1; done
+wait_port "$proxy_port"
 
 tps() { "$pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -M simple -c "$CLIENTS" -j 2 -T "$DURATION" -f "$2" postgres 2>/dev/null \
   | awk '/^tps/ {printf "%.0f", $3}'; }

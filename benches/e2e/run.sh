@@ -34,7 +34,7 @@ export PGPASSWORD=bench
   --upstream "postgres://postgres:bench@127.0.0.1:$pg_port/postgres" \
   --pool-mode transaction --pool-size "$POOL_SIZE" &
 proxy_pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$proxy_port) 2>/dev/null && break; sleep 0.1; done
+wait_port "$proxy_port"
 
 # PgBouncer, when installed, with the same pool size and mode, for comparison.
 if command -v pgbouncer >/dev/null 2>&1; then
@@ -56,7 +56,7 @@ INI
   echo '"postgres" "bench"' > "$dir/users.txt"
   [ "$(id -u)" = 0 ] && chown postgres "$dir/pgbouncer.ini" "$dir/users.txt"
   as_pg pgbouncer -d "$dir/pgbouncer.ini"
-  for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$bouncer_port) 2>/dev/null && break; sleep 0.1; done
+  wait_port "$bouncer_port"
 fi
 
 run() { # port mode clients -> "tps latency_ms"

@@ -22,6 +22,7 @@ use crate::keys::TimeZoneRule;
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
 use crate::router::{self, Route, SessionView};
+use crate::text::contains_ci;
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -673,10 +674,9 @@ impl Session {
         if contains_ci(sql, b"set_config") {
             self.capture_settings = true;
         }
-        if contains_ci(sql, b"advisory_lock")
-            || contains_ci(sql, b"advisory_lock_shared")
-            || (contains_ci(sql, b"temp") && contains_ci(sql, b"create"))
-        {
+        // `advisory_lock` also covers the `_shared` and `try_` session variants
+        // (the transaction-scoped ones are `advisory_xact_lock`).
+        if contains_ci(sql, b"advisory_lock") || (contains_ci(sql, b"temp") && contains_ci(sql, b"create")) {
             self.discard_on_release = true;
         }
     }
@@ -1094,9 +1094,4 @@ fn raise_sql(code: &str, message: &str) -> String {
         "DO {tag} BEGIN RAISE EXCEPTION USING ERRCODE = '{code}', MESSAGE = {}; END {tag}",
         protocol::quote_literal(message)
     )
-}
-
-/// ASCII case-insensitive substring search.
-fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }

@@ -21,6 +21,7 @@ use sqlparser::parser::Parser;
 use crate::catalog::{Catalog, Hierarchy, TableName};
 use crate::keys::{analyze, KeyPredicate, TimeZoneRule};
 use crate::rewrite::Splicer;
+use crate::text::contains_ci;
 
 /// What the router needs to know about the session.
 #[derive(Debug, Clone, Copy)]
@@ -149,16 +150,14 @@ pub enum Route {
     },
 }
 
-/// ASCII case-insensitive substring test.
-fn contains_ci(haystack: &str, needle: &str) -> bool {
-    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
-    n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-}
-
 /// Routes one query string.
 pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
     // Fast path: no parent's name appears in the text at all.
-    if !catalog.hierarchies.keys().any(|t| contains_ci(sql, &t.name)) {
+    if !catalog
+        .hierarchies
+        .keys()
+        .any(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
+    {
         return Route::Passthrough(PassReason::NoParent);
     }
     let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
