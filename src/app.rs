@@ -56,7 +56,10 @@ impl Proxy {
                         user: user.clone(),
                         password: db.password.clone(),
                     };
-                    catalogs.insert(db.name.clone(), LiveCatalog::new(db.name.clone(), target));
+                    catalogs.insert(
+                        db.name.clone(),
+                        LiveCatalog::new(db.name.clone(), target, config.routing.rules_for(&db.name)),
+                    );
                 }
             }
         }

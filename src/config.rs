@@ -8,6 +8,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::catalog::{TableRule, Unmatched};
+
 use crate::auth::Secret;
 
 /// How long a client keeps a backend connection.
@@ -71,6 +73,19 @@ struct PoolFile {
 struct RoutingFile {
     enabled: Option<bool>,
     refresh_interval_secs: Option<u64>,
+    #[serde(default)]
+    tables: Vec<Spanned<TableFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TableFile {
+    parent: String,
+    database: Option<String>,
+    key: Option<String>,
+    #[serde(default)]
+    on_unmatched: Unmatched,
+    parent_empty: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +194,19 @@ pub struct Routing {
     pub enabled: bool,
     /// How often the catalog is re-read (it is also re-read after DDL).
     pub refresh_interval: Duration,
+    /// Explicit rules per parent, with the database they are limited to.
+    pub tables: Vec<(Option<String>, TableRule)>,
+}
+
+impl Routing {
+    /// The rules that apply to the database with this client-facing name.
+    pub fn rules_for(&self, database: &str) -> Vec<TableRule> {
+        self.tables
+            .iter()
+            .filter(|(db, _)| db.as_deref().is_none_or(|d| d == database))
+            .map(|(_, r)| r.clone())
+            .collect()
+    }
 }
 
 /// The validated, resolved configuration.
@@ -356,6 +384,39 @@ impl Config {
             }
         }
 
+        let mut tables = Vec::new();
+        for t in &file.routing.tables {
+            let span = t.span();
+            let tf = t.get_ref();
+            let Some(parent) = TableRule::parse_parent(&tf.parent) else {
+                return Err(located(
+                    text,
+                    span,
+                    "routing.tables.parent",
+                    "expected `table` or `schema.table`",
+                ));
+            };
+            if let Some(db) = &tf.database {
+                if !databases.contains_key(db) {
+                    return Err(located(
+                        text,
+                        span,
+                        "routing.tables.database",
+                        format!("no database \"{db}\" is declared"),
+                    ));
+                }
+            }
+            tables.push((
+                tf.database.clone(),
+                TableRule {
+                    parent,
+                    key: tf.key.clone(),
+                    on_unmatched: tf.on_unmatched,
+                    parent_empty: tf.parent_empty,
+                },
+            ));
+        }
+
         let listen = ov
             .listen
             .clone()
@@ -372,6 +433,7 @@ impl Config {
             routing: Routing {
                 enabled: file.routing.enabled.unwrap_or(true),
                 refresh_interval: Duration::from_secs(file.routing.refresh_interval_secs.unwrap_or(60).max(1)),
+                tables,
             },
         })
     }

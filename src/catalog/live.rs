@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Notify;
 
 use super::load::{self, LoadError};
-use super::Catalog;
+use super::{Catalog, TableRule};
 use crate::backend::BackendTarget;
 
 /// A database's current catalog and how to re-read it.
@@ -17,16 +17,18 @@ pub struct LiveCatalog {
     /// The database's client-facing name.
     pub database: String,
     target: BackendTarget,
+    rules: Vec<TableRule>,
     current: ArcSwap<Catalog>,
     wake: Notify,
 }
 
 impl LiveCatalog {
     /// An empty catalog (everything passes through) until the first load.
-    pub fn new(database: String, target: BackendTarget) -> Arc<LiveCatalog> {
+    pub fn new(database: String, target: BackendTarget, rules: Vec<TableRule>) -> Arc<LiveCatalog> {
         Arc::new(LiveCatalog {
             database,
             target,
+            rules,
             current: ArcSwap::from_pointee(Catalog::default()),
             wake: Notify::new(),
         })
@@ -46,7 +48,7 @@ impl LiveCatalog {
     pub async fn refresh(&self) -> Result<(), LoadError> {
         let started = std::time::Instant::now();
         let client = load::connect(&self.target).await?;
-        let catalog = load::load(&client).await?;
+        let catalog = load::load(&client, &self.rules).await?;
         tracing::info!(
             database = %self.database,
             parents = catalog.hierarchies.len(),

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use tokio_postgres::{Client, NoTls};
 
 use super::bounds::{check_domain, default_domain, partition_bound, PartitionBound};
-use super::{Catalog, Child, Hierarchy, HierarchyKind, KeySpec, TableName};
+use super::{Catalog, Child, Hierarchy, HierarchyKind, KeySpec, TableName, TableRule};
 use crate::backend::BackendTarget;
-use crate::keys::{KeyPredicate, KeySet, KeyType, TimeZoneRule, Truth};
+use crate::keys::predicate::constant_value;
+use crate::keys::{KeyPredicate, KeySet, KeyType, KeyValue, TimeZoneRule, Truth};
 
 /// Why loading the catalog failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,10 +50,12 @@ struct Column {
     name: String,
     ty: Option<KeyType>,
     c_collation: bool,
+    default: Option<String>,
 }
 
-/// Loads every hierarchy (legacy inheritance and declarative) of the database.
-pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
+/// Loads every hierarchy (legacy inheritance and declarative) of the
+/// database, then applies the configured table rules.
+pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadError> {
     let edges: Vec<(u32, u32)> = client
         .query(
             "SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i ORDER BY i.inhparent, i.inhseqno, i.inhrelid",
@@ -99,8 +102,9 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
     for r in client
         .query(
             "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                    coalesce(co.collname::text, '') IN ('C', 'POSIX') \
+                    coalesce(co.collname::text, '') IN ('C', 'POSIX'), pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
              FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
+             LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
              ORDER BY a.attrelid, a.attnum",
             &[&oids],
@@ -112,6 +116,7 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
             name: r.get(1),
             ty: KeyType::from_pg_name(&ty),
             c_collation: r.get(3),
+            default: r.get(4),
         });
     }
 
@@ -162,7 +167,8 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
         };
         let pcols = columns.get(parent).map(Vec::as_slice).unwrap_or_default();
         let column_names: Vec<String> = pcols.iter().map(|c| c.name.clone()).collect();
-        let hierarchy = match declarative_keys.get(parent) {
+        let rule = rules.iter().find(|r| r.parent == prel.name);
+        let mut hierarchy = match declarative_keys.get(parent) {
             Some(attrs) => {
                 let key = attrs
                     .first()
@@ -181,8 +187,12 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
                 )
             }
             None => {
-                let (key, kids) = inheritance_children(kids, pcols, &columns, &relations, &parents, &checks);
-                let may_hold = !proven_empty.contains(parent);
+                let wanted = rule.and_then(|r| r.key.as_deref());
+                let (key, kids) = inheritance_children(kids, pcols, &columns, &relations, &parents, &checks, wanted);
+                let may_hold = match rule.and_then(|r| r.parent_empty) {
+                    Some(empty) => !empty,
+                    None => !proven_empty.contains(parent),
+                };
                 Hierarchy::new(
                     prel.name.clone(),
                     HierarchyKind::Inheritance,
@@ -193,9 +203,46 @@ pub async fn load(client: &Client) -> Result<Catalog, LoadError> {
                 )
             }
         };
+        if let Some(key) = &hierarchy.key {
+            let default = pcols
+                .iter()
+                .find(|c| c.name == key.column)
+                .and_then(|c| c.default.as_deref());
+            hierarchy.key_default = match default {
+                None => Some(None),
+                Some(text) => constant_default(text, key.ty),
+            };
+        }
+        if let Some(rule) = rule {
+            hierarchy.on_unmatched = rule.on_unmatched;
+            if rule
+                .key
+                .as_ref()
+                .is_some_and(|k| hierarchy.key.as_ref().is_none_or(|h| h.column != *k))
+            {
+                tracing::warn!(parent = %prel.name, key = ?rule.key, "configured key not usable (declarative parent, unknown column or unsupported type)");
+            }
+        }
         catalog.hierarchies.insert(prel.name.clone(), Arc::new(hierarchy));
     }
+    for rule in rules {
+        if !catalog.hierarchies.contains_key(&rule.parent) {
+            tracing::warn!(parent = %rule.parent, "configured routing table is not a parent with children");
+        }
+    }
     Ok(catalog)
+}
+
+/// A column DEFAULT as a key value, when it is a constant. Defaults are read
+/// in the control connection's UTC session, so literals carry their offset.
+fn constant_default(text: &str, ty: KeyType) -> Option<Option<KeyValue>> {
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let expr = sqlparser::parser::Parser::new(&dialect)
+        .try_with_sql(text)
+        .ok()?
+        .parse_expr()
+        .ok()?;
+    constant_value(&expr, ty, TimeZoneRule::Utc)
 }
 
 fn key_spec(c: &Column) -> Option<KeySpec> {
@@ -206,11 +253,23 @@ fn key_spec(c: &Column) -> Option<KeySpec> {
     })
 }
 
-/// Picks the key of an inheritance parent: the supported column that the
-/// most children's constraints restrict, and each child's domain on it.
-fn same_columns(child: Option<&Vec<Column>>, parent: &[&str]) -> bool {
-    child.is_some_and(|c| c.len() == parent.len() && c.iter().zip(parent).all(|(a, b)| a.name == *b))
+fn same_columns(child: Option<&Vec<Column>>, parent: &[Column]) -> bool {
+    child.is_some_and(|c| c.len() == parent.len() && c.iter().zip(parent).all(|(a, b)| a.name == b.name))
 }
+
+fn same_defaults(child: Option<&Vec<Column>>, parent: &[Column]) -> bool {
+    child.is_some_and(|c| {
+        parent.iter().all(|p| {
+            c.iter()
+                .find(|k| k.name == p.name)
+                .is_some_and(|k| k.default == p.default)
+        })
+    })
+}
+
+/// Picks the key of an inheritance parent — the configured column, or else
+/// the supported column that the most children's constraints restrict —
+/// and each child's domain on it.
 
 fn inheritance_children(
     kids: &[u32],
@@ -219,21 +278,25 @@ fn inheritance_children(
     relations: &HashMap<u32, Relation>,
     parents: &HashSet<u32>,
     checks: &HashMap<u32, Vec<String>>,
+    wanted: Option<&str>,
 ) -> (Option<KeySpec>, Vec<Child>) {
     let none: Vec<String> = Vec::new();
     let mut best: Option<(usize, KeySpec, Vec<Option<KeyPredicate>>)> = None;
-    for spec in pcols.iter().filter_map(key_spec) {
+    let candidates = pcols
+        .iter()
+        .filter(|c| wanted.is_none_or(|w| w == c.name))
+        .filter_map(key_spec);
+    for spec in candidates {
         let key = spec.column(&[], TimeZoneRule::Utc);
         let domains: Vec<Option<KeyPredicate>> = kids
             .iter()
             .map(|k| check_domain(checks.get(k).unwrap_or(&none), &key))
             .collect();
         let restricted = domains.iter().filter(|d| d.is_some()).count();
-        if restricted > 0 && best.as_ref().is_none_or(|(n, _, _)| restricted > *n) {
+        if (restricted > 0 || wanted.is_some()) && best.as_ref().is_none_or(|(n, _, _)| restricted > *n) {
             best = Some((restricted, spec.clone(), domains));
         }
     }
-    let pnames: Vec<&str> = pcols.iter().map(|c| c.name.as_str()).collect();
     let (key, domains) = match best {
         Some((_, spec, domains)) => (Some(spec), domains),
         None => (None, vec![None; kids.len()]),
@@ -250,7 +313,8 @@ fn inheritance_children(
                 table: rel.name.clone(),
                 domain,
                 has_children: parents.contains(oid),
-                same_columns: same_columns(columns.get(oid), &pnames),
+                same_columns: same_columns(columns.get(oid), pcols),
+                same_defaults: same_defaults(columns.get(oid), pcols),
             })
         })
         .collect();
@@ -272,7 +336,6 @@ fn declarative_children(
             partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc))
         })
         .collect();
-    let pnames: Vec<&str> = pcols.iter().map(|c| c.name.as_str()).collect();
     let all_read = bounds.iter().all(Option::is_some);
     let known: Vec<PartitionBound> = bounds.iter().flatten().cloned().collect();
     kids.iter()
@@ -294,7 +357,8 @@ fn declarative_children(
                 table: rel.name.clone(),
                 domain,
                 has_children: parents.contains(oid),
-                same_columns: same_columns(columns.get(oid), &pnames),
+                same_columns: same_columns(columns.get(oid), pcols),
+                same_defaults: same_defaults(columns.get(oid), pcols),
             })
         })
         .collect()

@@ -5,11 +5,13 @@
 pub mod bounds;
 pub mod live;
 pub mod load;
+pub mod rules;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::keys::{Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, TimeZoneRule};
+pub use rules::{TableRule, Unmatched};
 
 /// A schema-qualified table name, as stored in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +92,9 @@ pub struct Child {
     /// True when its columns are exactly the parent's, in the same order, so
     /// `child AS parent` keeps `*` and RETURNING `*` unchanged.
     pub same_columns: bool,
+    /// True when every parent column has the same DEFAULT on the child, so an
+    /// INSERT that leaves columns out fills them as the parent would.
+    pub same_defaults: bool,
 }
 
 /// Where one key value goes on INSERT.
@@ -123,6 +128,11 @@ pub struct Hierarchy {
     pub parent_may_hold_rows: bool,
     /// Pairs of children whose domains overlap.
     pub overlaps: Vec<(usize, usize)>,
+    /// The key column's DEFAULT when it is a constant (`Some(None)`: NULL, or
+    /// no default); `None` when it is not a constant (e.g. `now()`).
+    pub key_default: Option<Option<KeyValue>>,
+    /// What an INSERT does with a row no child accepts.
+    pub on_unmatched: Unmatched,
     /// Children with one interval and no modulo filter, sorted and disjoint.
     sorted: Vec<(Interval, usize)>,
     /// Everything else, checked one by one.
@@ -178,6 +188,8 @@ impl Hierarchy {
             children,
             parent_may_hold_rows,
             overlaps: Vec::new(),
+            key_default: Some(None),
+            on_unmatched: Unmatched::Error,
             sorted,
             irregular,
             null_children,
@@ -247,7 +259,7 @@ impl Hierarchy {
     /// The child an inserted row with this key value belongs to.
     pub fn route_value(&self, value: Option<&KeyValue>) -> ValueRoute {
         let Some(v) = value else {
-            return ValueRoute::NoChild;
+            return self.route_null();
         };
         let mut hits = Vec::new();
         let at = self.sorted.partition_point(|(civ, _)| match &civ.hi {
@@ -271,6 +283,28 @@ impl Hierarchy {
         match hits.len() {
             0 => ValueRoute::NoChild,
             1 => ValueRoute::Child(hits[0]),
+            _ => ValueRoute::Ambiguous(hits),
+        }
+    }
+
+    /// A NULL key passes every CHECK constraint, so on a legacy hierarchy it
+    /// proves nothing and matches no child (rule 4); a declarative hierarchy
+    /// sends it to the partition that lists NULL, or the default one.
+    fn route_null(&self) -> ValueRoute {
+        if self.kind == HierarchyKind::Inheritance {
+            return ValueRoute::NoChild;
+        }
+        let mut hits = Vec::new();
+        for &i in &self.null_children {
+            match &self.children[i].domain {
+                Some(d) if d.null.may_pass() => hits.push(i),
+                Some(_) => {}
+                None => return ValueRoute::Unknown,
+            }
+        }
+        match hits.as_slice() {
+            [] => ValueRoute::NoChild,
+            [one] => ValueRoute::Child(*one),
             _ => ValueRoute::Ambiguous(hits),
         }
     }
@@ -338,6 +372,7 @@ mod tests {
                 domain,
                 has_children: false,
                 same_columns: true,
+                same_defaults: true,
             })
             .collect();
         let key = KeySpec {

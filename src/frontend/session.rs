@@ -48,10 +48,7 @@ enum Expect {
     Query,
     /// A routed INSERT split into one statement per child: their command
     /// tags are summed into one, or dropped if any statement fails.
-    MergedInsert {
-        total: u64,
-        failed: bool,
-    },
+    MergedInsert(Box<MergedInsert>),
     /// A reply the proxy produces itself once everything before it was answered.
     Synthetic(Bytes),
     /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
@@ -72,8 +69,85 @@ impl Expect {
             Expect::Close => tag == b'3',
             Expect::Describe => tag == b'T' || tag == b'n',
             Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Expect::Sync | Expect::Query | Expect::MergedInsert { .. } => tag == b'Z',
+            Expect::Sync | Expect::Query | Expect::MergedInsert(_) => tag == b'Z',
             Expect::Synthetic(_) | Expect::CopyEnd => false,
+        }
+    }
+}
+
+/// The replies to a split INSERT being merged into what one INSERT gives.
+#[derive(Debug)]
+struct MergedInsert {
+    /// Per statement, the original VALUES positions of its rows.
+    order: Vec<Vec<usize>>,
+    /// Statements completed so far.
+    done: usize,
+    /// RETURNING rows of the current statement so far.
+    row_in_part: usize,
+    /// RETURNING rows put back at their original positions.
+    rows: Vec<Option<Bytes>>,
+    /// RETURNING rows that could not be placed (a trigger skipped rows), in arrival order.
+    unplaced: Vec<Bytes>,
+    described: bool,
+    total: u64,
+    failed: bool,
+}
+
+impl MergedInsert {
+    fn new(order: Vec<Vec<usize>>) -> MergedInsert {
+        MergedInsert {
+            order,
+            done: 0,
+            row_in_part: 0,
+            rows: Vec::new(),
+            unplaced: Vec::new(),
+            described: false,
+            total: 0,
+            failed: false,
+        }
+    }
+
+    /// Consumes one server frame; returns true when it must be forwarded.
+    /// At ReadyForQuery, writes the RETURNING rows in VALUES order and the
+    /// summed command tag first (unless a statement failed: then the
+    /// client sees only the error, as with one failing INSERT).
+    fn take(&mut self, frame: &Frame, to_client: &mut BytesMut) -> bool {
+        match frame.tag {
+            b'T' => !std::mem::replace(&mut self.described, true),
+            b'D' => {
+                let at = self.order.get(self.done).and_then(|o| o.get(self.row_in_part)).copied();
+                self.row_in_part += 1;
+                match at {
+                    Some(at) => {
+                        if self.rows.len() <= at {
+                            self.rows.resize(at + 1, None);
+                        }
+                        self.rows[at] = Some(frame.bytes.clone());
+                    }
+                    None => self.unplaced.push(frame.bytes.clone()),
+                }
+                false
+            }
+            b'C' => {
+                let n = protocol::decode_command_tag(frame.body())
+                    .and_then(|t| t.rsplit(' ').next())
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+                self.total += n;
+                self.done += 1;
+                self.row_in_part = 0;
+                false
+            }
+            b'Z' => {
+                if !self.failed {
+                    for row in self.rows.drain(..).flatten().chain(self.unplaced.drain(..)) {
+                        to_client.extend_from_slice(&row);
+                    }
+                    protocol::put_command_complete(to_client, &format!("INSERT 0 {}", self.total));
+                }
+                true
+            }
+            _ => true,
         }
     }
 }
@@ -498,13 +572,7 @@ impl Session {
             Route::Rewrite { sql, .. } => (sql, Expect::Query),
             // One query string runs as one implicit transaction (or inside
             // the client's): the per-child INSERTs commit or fail together.
-            Route::SplitInsert { sql, .. } => (
-                sql,
-                Expect::MergedInsert {
-                    total: 0,
-                    failed: false,
-                },
-            ),
+            Route::SplitInsert { sql, rows, .. } => (sql, Expect::MergedInsert(Box::new(MergedInsert::new(rows)))),
             Route::Reject { code, message } => (raise_sql(code, &message), Expect::Query),
         };
         let mut out = BytesMut::with_capacity(text.len() + 6);
@@ -767,21 +835,9 @@ impl Session {
             }
             b'E' => self.on_server_error(frame)?,
             tag => {
-                if let Some(Expect::MergedInsert { total, failed }) = self.expect.front_mut() {
-                    match tag {
-                        b'C' => {
-                            let n = protocol::decode_command_tag(frame.body())
-                                .and_then(|t| t.rsplit(' ').next())
-                                .and_then(|n| n.parse::<u64>().ok())
-                                .unwrap_or(0);
-                            *total += n;
-                            return Ok(());
-                        }
-                        b'Z' if !*failed => {
-                            let merged = format!("INSERT 0 {total}");
-                            protocol::put_command_complete(&mut self.to_client, &merged);
-                        }
-                        _ => {}
+                if let Some(Expect::MergedInsert(merge)) = self.expect.front_mut() {
+                    if !merge.take(&frame, &mut self.to_client) {
+                        return Ok(());
                     }
                 }
                 let forward = self.expect.front().is_none_or(Expect::forwards);
@@ -823,8 +879,8 @@ impl Session {
             return Ok(());
         }
         self.to_client.extend_from_slice(&frame.bytes);
-        if let Some(Expect::MergedInsert { failed, .. }) = self.expect.front_mut() {
-            *failed = true;
+        if let Some(Expect::MergedInsert(merge)) = self.expect.front_mut() {
+            merge.failed = true;
             return Ok(());
         }
         match self.expect.front() {
@@ -899,7 +955,7 @@ impl Session {
             if self
                 .expect
                 .iter()
-                .any(|e| matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert { .. }))
+                .any(|e| matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert(_)))
             {
                 protocol::put_ready_for_query(&mut self.to_client, b'I');
             }

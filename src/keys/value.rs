@@ -110,6 +110,43 @@ impl Ord for KeyValue {
     }
 }
 
+fn fmt_micros(f: &mut std::fmt::Formatter<'_>, micros: i64, suffix: &str) -> std::fmt::Result {
+    match pg_epoch().checked_add_signed(chrono::Duration::microseconds(micros)) {
+        Some(t) if t.and_utc().timestamp_subsec_micros() == 0 => write!(f, "{}{suffix}", t.format("%Y-%m-%d %H:%M:%S")),
+        Some(t) => write!(f, "{}{suffix}", t.format("%Y-%m-%d %H:%M:%S%.6f")),
+        None => write!(f, "{micros}us"),
+    }
+}
+
+/// The value as PostgreSQL prints it (timestamptz in UTC).
+impl std::fmt::Display for KeyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyValue::Int(v) => write!(f, "{v}"),
+            KeyValue::Numeric(v) => write!(f, "{v}"),
+            KeyValue::Date(d) => match pg_epoch()
+                .date()
+                .checked_add_signed(chrono::Duration::days(i64::from(*d)))
+            {
+                Some(date) => write!(f, "{}", date.format("%Y-%m-%d")),
+                None => write!(f, "{d}d"),
+            },
+            KeyValue::Timestamp(t) => fmt_micros(f, *t, ""),
+            KeyValue::TimestampTz(t) => fmt_micros(f, *t, "+00"),
+            KeyValue::Text(s) => f.write_str(s),
+            KeyValue::Uuid(b) => {
+                for (i, byte) in b.iter().enumerate() {
+                    if matches!(i, 4 | 6 | 8 | 10) {
+                        f.write_str("-")?;
+                    }
+                    write!(f, "{byte:02x}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl KeyValue {
     fn rank(&self) -> u8 {
         match self {

@@ -1,11 +1,12 @@
 //! INSERT ... VALUES routing: every row's key decides its child.
 
-use sqlparser::ast::{Insert, ObjectName, SelectItem, SetExpr, Spanned, TableObject};
+use sqlparser::ast::{Expr, Insert, ObjectName, SelectItem, SetExpr, Spanned, TableObject};
 use sqlparser::tokenizer::Span;
 
 use super::{normalize, parts, PassReason, Route, TargetReport, Walker};
-use crate::catalog::{Hierarchy, TableName, ValueRoute};
+use crate::catalog::{Hierarchy, TableName, Unmatched, ValueRoute};
 use crate::keys::predicate::constant_value;
+use crate::keys::KeyValue;
 use crate::rewrite::Splicer;
 
 /// Routes an INSERT into a parent: into one child when every row belongs to
@@ -22,6 +23,19 @@ pub(super) fn route_insert<'q>(sql: &str, ins: &'q Insert, w: &mut Walker<'_, 'q
         return None;
     };
     Some(route_into(sql, ins, name, &h, w))
+}
+
+/// Where a group of rows goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dest {
+    Child(usize),
+    /// The parent itself (the `parent` policy for unmatched rows).
+    Parent,
+}
+
+/// True for the `DEFAULT` keyword in a VALUES row.
+fn is_default(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
 }
 
 fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hierarchy, w: &Walker) -> Route {
@@ -45,22 +59,44 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
             .filter_map(|c| parts(c).and_then(|p| p.last().map(|i| normalize(i))))
             .collect()
     };
-    let Some(key_at) = columns.iter().position(|c| *c == key.column) else {
-        return Route::Passthrough(PassReason::InsertKeyOmitted);
-    };
+    let key_at = columns.iter().position(|c| *c == key.column);
+    // Columns left to their DEFAULT are filled by the table the row is
+    // inserted into, so the child's defaults must be the parent's.
+    let mut uses_defaults = columns.len() < h.columns.len();
 
-    // Each row's child, and the children in order of first appearance.
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    for (at, row) in values.rows.iter().enumerate() {
-        let Some(expr) = row.content.get(key_at) else {
-            return Route::Passthrough(PassReason::InsertKeyOmitted);
+    // Every row's key value.
+    let mut keys: Vec<Option<KeyValue>> = Vec::with_capacity(values.rows.len());
+    for row in &values.rows {
+        let value = match key_at {
+            None => h.key_default.clone(),
+            Some(at) => match row.content.get(at) {
+                None => return Route::Passthrough(PassReason::InsertKeyOmitted),
+                Some(expr) if is_default(expr) => h.key_default.clone(),
+                Some(expr) => constant_value(expr, key.ty, w.session.tz),
+            },
         };
-        let Some(value) = constant_value(expr, key.ty, w.session.tz) else {
-            return Route::Passthrough(PassReason::InsertNonConstant);
+        let Some(value) = value else {
+            return Route::Passthrough(if key_at.is_none() {
+                PassReason::InsertKeyOmitted
+            } else {
+                PassReason::InsertNonConstant
+            });
         };
-        let child = match h.route_value(value.as_ref()) {
-            ValueRoute::Child(i) => i,
+        uses_defaults |= row.content.iter().any(is_default);
+        keys.push(value);
+    }
+
+    // Each row's destination, and the destinations in order of first appearance.
+    let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
+    for (at, value) in keys.iter().enumerate() {
+        let shown = || match value {
+            Some(v) => v.to_string(),
+            None => "NULL".to_owned(),
+        };
+        let dest = match h.route_value(value.as_ref()) {
+            ValueRoute::Child(i) => Dest::Child(i),
             ValueRoute::Unknown => return Route::Passthrough(PassReason::InsertUnknownChild),
+            ValueRoute::NoChild if h.on_unmatched == Unmatched::Parent => Dest::Parent,
             ValueRoute::NoChild => {
                 return Route::Reject {
                     code: "23514",
@@ -68,7 +104,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                         "no child table of {} accepts the row with {} = {}",
                         h.parent.quoted(),
                         key.column,
-                        expr
+                        shown()
                     ),
                 }
             }
@@ -79,24 +115,20 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                     message: format!(
                         "the row with {} = {} matches several children of {} ({}): their constraints overlap",
                         key.column,
-                        expr,
+                        shown(),
                         h.parent.quoted(),
                         names.join(", ")
                     ),
                 };
             }
         };
-        match groups.iter_mut().find(|(c, _)| *c == child) {
+        match groups.iter_mut().find(|(d, _)| *d == dest) {
             Some((_, rows)) => rows.push(at),
-            None => groups.push((child, vec![at])),
+            None => groups.push((dest, vec![at])),
         }
     }
     if groups.is_empty() {
         return Route::Passthrough(PassReason::InsertNotValues);
-    }
-    // RETURNING over several children would need the rows put back in VALUES order.
-    if groups.len() > 1 && ins.returning.is_some() {
-        return Route::Passthrough(PassReason::InsertMultiChild);
     }
     let returns_star = ins
         .returning
@@ -118,16 +150,26 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
 
     let mut statements = Vec::with_capacity(groups.len());
     let mut children = Vec::with_capacity(groups.len());
-    for (child, rows) in &groups {
-        let Some((leaf, leaf_same_columns)) = descend(w, h, *child, values, rows, key_at) else {
-            return Route::Passthrough(PassReason::InsertUnknownChild);
-        };
-        if returns_star && !leaf_same_columns {
-            return Route::Passthrough(PassReason::ChildColumns);
-        }
+    let mut parent_included = false;
+    for (dest, rows) in &groups {
         let mut splicer = Splicer::new(sql);
-        if !retarget(&mut splicer, ins, name, h, &leaf) {
-            return Route::Passthrough(PassReason::RewriteFailed);
+        match dest {
+            Dest::Parent => parent_included = true,
+            Dest::Child(child) => {
+                let Some(leaf) = descend(w, h, *child, &keys, rows) else {
+                    return Route::Passthrough(PassReason::InsertUnknownChild);
+                };
+                if returns_star && !leaf.same_columns {
+                    return Route::Passthrough(PassReason::ChildColumns);
+                }
+                if uses_defaults && !leaf.same_defaults {
+                    return Route::Passthrough(PassReason::ChildDefaults);
+                }
+                if !retarget(&mut splicer, ins, name, h, &leaf.table) {
+                    return Route::Passthrough(PassReason::RewriteFailed);
+                }
+                children.push(leaf.table);
+            }
         }
         if groups.len() > 1 {
             let Some(texts) = rows.iter().map(|&at| row_text(at)).collect::<Option<Vec<&str>>>() else {
@@ -141,12 +183,11 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
             return Route::Passthrough(PassReason::RewriteFailed);
         };
         statements.push(statement.trim_end().trim_end_matches(';').to_owned());
-        children.push(leaf);
     }
     let targets = vec![TargetReport {
         parent: h.parent.clone(),
         children,
-        parent_included: false,
+        parent_included,
     }];
     if statements.len() == 1 {
         return Route::Rewrite {
@@ -155,8 +196,8 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
         };
     }
     Route::SplitInsert {
-        parts: statements.len(),
         sql: statements.join(";\n"),
+        rows: groups.into_iter().map(|(_, rows)| rows).collect(),
         targets,
     }
 }
@@ -186,28 +227,31 @@ fn retarget(splicer: &mut Splicer, ins: &Insert, name: &ObjectName, h: &Hierarch
     }
 }
 
+/// The table an INSERT's rows finally go to.
+struct Leaf {
+    table: TableName,
+    same_columns: bool,
+    same_defaults: bool,
+}
+
 /// Follows a child that is itself a parent down to the leaf its rows belong to.
-fn descend(
-    w: &Walker,
-    h: &Hierarchy,
-    child: usize,
-    values: &sqlparser::ast::Values,
-    rows: &[usize],
-    key_at: usize,
-) -> Option<(TableName, bool)> {
+fn descend(w: &Walker, h: &Hierarchy, child: usize, keys: &[Option<KeyValue>], rows: &[usize]) -> Option<Leaf> {
     let c = &h.children[child];
+    let here = Leaf {
+        table: c.table.clone(),
+        same_columns: c.same_columns,
+        same_defaults: c.same_defaults,
+    };
     if !c.has_children {
-        return Some((c.table.clone(), c.same_columns));
+        return Some(here);
     }
     let sub = w.catalog.get(&c.table)?;
-    let key = sub.key.as_ref()?;
-    if Some(key) != h.key.as_ref() {
+    if sub.key.as_ref() != h.key.as_ref() {
         return None;
     }
     let mut chosen = None;
     for &at in rows {
-        let value = constant_value(values.rows.get(at)?.content.get(key_at)?, key.ty, w.session.tz)?;
-        let ValueRoute::Child(i) = sub.route_value(value.as_ref()) else {
+        let ValueRoute::Child(i) = sub.route_value(keys.get(at)?.as_ref()) else {
             return None;
         };
         if chosen.is_some_and(|c| c != i) {
@@ -215,6 +259,10 @@ fn descend(
         }
         chosen = Some(i);
     }
-    let (leaf, same) = descend(w, sub, chosen?, values, rows, key_at)?;
-    Some((leaf, same && c.same_columns))
+    let leaf = descend(w, sub, chosen?, keys, rows)?;
+    Some(Leaf {
+        table: leaf.table,
+        same_columns: leaf.same_columns && here.same_columns,
+        same_defaults: leaf.same_defaults && here.same_defaults,
+    })
 }

@@ -73,8 +73,9 @@ pub enum PassReason {
     InsertNonConstant,
     /// INSERT into a hierarchy with a child whose domain is unknown.
     InsertUnknownChild,
-    /// INSERT whose rows belong to several children.
-    InsertMultiChild,
+    /// INSERT that leaves columns to their DEFAULT while the child's
+    /// defaults differ from the parent's.
+    ChildDefaults,
     /// The rewrite could not be spliced.
     RewriteFailed,
 }
@@ -101,7 +102,7 @@ impl PassReason {
             PassReason::InsertKeyOmitted => "insert_key_omitted",
             PassReason::InsertNonConstant => "insert_non_constant",
             PassReason::InsertUnknownChild => "insert_unknown_child",
-            PassReason::InsertMultiChild => "insert_multi_child",
+            PassReason::ChildDefaults => "child_defaults",
             PassReason::RewriteFailed => "rewrite_failed",
         }
     }
@@ -136,8 +137,9 @@ pub enum Route {
     SplitInsert {
         /// The statements joined with `;`.
         sql: String,
-        /// How many statements.
-        parts: usize,
+        /// For each statement, the positions its rows had in the original
+        /// VALUES list (RETURNING rows are put back in that order).
+        rows: Vec<Vec<usize>>,
         /// The parent and the children written.
         targets: Vec<TargetReport>,
     },

@@ -31,12 +31,17 @@ fn table(schema: &str, name: &str) -> TableName {
 }
 
 fn catalog(parent_may_hold_rows: bool) -> Catalog {
+    catalog_with(parent_may_hold_rows, |_| {})
+}
+
+fn catalog_with(parent_may_hold_rows: bool, adjust: impl FnOnce(&mut Hierarchy)) -> Catalog {
     let children = (1..=3)
         .map(|m| Child {
             table: table("public", &format!("logs_2024_{m:02}")),
             domain: month(m),
             has_children: false,
             same_columns: m != 3,
+            same_defaults: true,
         })
         .collect();
     let key = KeySpec {
@@ -44,7 +49,7 @@ fn catalog(parent_may_hold_rows: bool) -> Catalog {
         ty: KeyType::TimestampTz,
         text_ranges: false,
     };
-    let h = Hierarchy::new(
+    let mut h = Hierarchy::new(
         table("public", "logs"),
         HierarchyKind::Inheritance,
         Some(key),
@@ -52,6 +57,7 @@ fn catalog(parent_may_hold_rows: bool) -> Catalog {
         children,
         parent_may_hold_rows,
     );
+    adjust(&mut h);
     let mut c = Catalog::default();
     c.hierarchies.insert(h.parent.clone(), Arc::new(h));
     c
@@ -297,7 +303,7 @@ fn inserts() {
         Route::Reject { code, message } => {
             assert_eq!(code, "23514");
             assert!(
-                message.contains("public.logs") && message.contains("'2030-01-01'"),
+                message.contains("public.logs") && message.contains("created_at = 2030-01-01 00:00:00+00"),
                 "{message}"
             );
         }
@@ -311,8 +317,8 @@ fn inserts() {
         "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02'), (3, '2024-01-03')",
         false,
     ) {
-        Route::SplitInsert { sql, parts, targets } => {
-            assert_eq!(parts, 2);
+        Route::SplitInsert { sql, rows, targets } => {
+            assert_eq!(rows, vec![vec![0, 2], vec![1]]);
             assert_eq!(
                 sql,
                 "INSERT INTO public.logs_2024_01 AS logs (id, created_at) VALUES (1, '2024-01-02'), (3, '2024-01-03');\n\
@@ -322,15 +328,19 @@ fn inserts() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(
-        passed("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02') RETURNING id"),
-        PassReason::InsertMultiChild
-    );
+    // RETURNING over several children is split too; the session puts the
+    // rows back in VALUES order.
+    assert!(matches!(
+        run(
+            "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02') RETURNING id",
+            false
+        ),
+        Route::SplitInsert { .. }
+    ));
     assert_eq!(
         passed("INSERT INTO logs (id, created_at) VALUES (1, now())"),
         PassReason::InsertNonConstant
     );
-    assert_eq!(passed("INSERT INTO logs (id) VALUES (1)"), PassReason::InsertKeyOmitted);
     assert_eq!(
         passed("INSERT INTO logs SELECT * FROM staging"),
         PassReason::InsertNotValues
@@ -364,4 +374,86 @@ fn session_time_zone_reads_local_literals() {
         panic!("rewrite expected")
     };
     assert!(sql.contains("logs_2024_01"), "{sql}");
+}
+
+fn run_on(sql: &str, catalog: &Catalog) -> Route {
+    let path = vec!["public".to_owned()];
+    let session = SessionView {
+        search_path: &path,
+        user: "app",
+        tz: TimeZoneRule::Utc,
+    };
+    route(sql, catalog, &session)
+}
+
+#[test]
+fn omitted_or_default_key_uses_a_constant_default() {
+    let feb = catalog_with(false, |h| h.key_default = Some(Some(ts("2024-02-10 00:00:00+00"))));
+    for sql in [
+        "INSERT INTO logs (id, message) VALUES (1, 'a')",
+        "INSERT INTO logs (id, created_at, message) VALUES (1, DEFAULT, 'a'), (2, default, 'b')",
+    ] {
+        match run_on(sql, &feb) {
+            Route::Rewrite { sql, .. } => assert!(sql.starts_with("INSERT INTO public.logs_2024_02 AS logs"), "{sql}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    // No default: the key is NULL, which no legacy child accepts.
+    assert!(matches!(
+        run_on("INSERT INTO logs (id) VALUES (1)", &catalog(false)),
+        Route::Reject { code: "23514", .. }
+    ));
+    // A default that is not a constant (now()): the trigger decides.
+    let volatile = catalog_with(false, |h| h.key_default = None);
+    assert_eq!(
+        run_on("INSERT INTO logs (id) VALUES (1)", &volatile),
+        Route::Passthrough(PassReason::InsertKeyOmitted)
+    );
+    // A child whose defaults differ would fill omitted columns differently.
+    let differing = catalog_with(false, |h| {
+        h.key_default = Some(Some(ts("2024-02-10 00:00:00+00")));
+        h.children[1].same_defaults = false;
+    });
+    assert_eq!(
+        run_on("INSERT INTO logs (id, message) VALUES (1, 'a')", &differing),
+        Route::Passthrough(PassReason::ChildDefaults)
+    );
+    // ... but a statement that names every column is unaffected.
+    assert!(matches!(
+        run_on(
+            "INSERT INTO logs (id, created_at, message) VALUES (1, '2024-02-02', 'a')",
+            &differing
+        ),
+        Route::Rewrite { .. }
+    ));
+}
+
+#[test]
+fn unmatched_rows_follow_the_policy() {
+    let to_parent = catalog_with(true, |h| h.on_unmatched = crate::catalog::Unmatched::Parent);
+    match run_on(
+        "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2031-01-01'), (3, NULL)",
+        &to_parent,
+    ) {
+        Route::SplitInsert { sql, rows, targets } => {
+            assert_eq!(
+                sql,
+                "INSERT INTO public.logs_2024_01 AS logs (id, created_at) VALUES (1, '2024-01-02');\n\
+                 INSERT INTO logs (id, created_at) VALUES (2, '2031-01-01'), (3, NULL)"
+            );
+            assert_eq!(rows, vec![vec![0], vec![1, 2]]);
+            assert!(targets[0].parent_included);
+        }
+        other => panic!("{other:?}"),
+    }
+    match run_on(
+        "INSERT INTO logs (id, created_at) VALUES (9, '2031-01-01')",
+        &catalog(true),
+    ) {
+        Route::Reject { code, message } => {
+            assert_eq!(code, "23514");
+            assert!(message.contains("2031-01-01 00:00:00+00"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -82,7 +82,7 @@ async fn discovers_legacy_and_declarative_hierarchies() {
     };
     let client = load::connect(&target).await.unwrap();
     client.batch_execute(SCHEMA).await.unwrap();
-    let catalog = load::load(&client).await.unwrap();
+    let catalog = load::load(&client, &[]).await.unwrap();
 
     let logs = catalog.get(&public("logs")).unwrap();
     let key = logs.key.as_ref().unwrap();

@@ -9,4 +9,5 @@ mod failures;
 mod malformed;
 mod pooling;
 mod routing;
+mod routing_edges;
 mod tools;
