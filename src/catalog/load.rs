@@ -270,7 +270,6 @@ fn same_defaults(child: Option<&Vec<Column>>, parent: &[Column]) -> bool {
 /// Picks the key of an inheritance parent — the configured column, or else
 /// the supported column that the most children's constraints restrict —
 /// and each child's domain on it.
-
 fn inheritance_children(
     kids: &[u32],
     pcols: &[Column],
