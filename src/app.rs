@@ -48,14 +48,7 @@ impl Proxy {
         if config.routing.enabled {
             for db in config.databases.values() {
                 // The catalog connection needs a fixed login.
-                if let Some(user) = &db.user {
-                    let target = BackendTarget {
-                        host: db.host.clone(),
-                        port: db.port,
-                        dbname: db.dbname.clone(),
-                        user: user.clone(),
-                        password: db.password.clone(),
-                    };
+                if let Some(target) = catalog_target(db) {
                     catalogs.insert(
                         db.name.clone(),
                         LiveCatalog::new(db.name.clone(), target, config.routing.rules_for(&db.name)),
@@ -165,7 +158,8 @@ impl Proxy {
         let mut stop = self.shutdown_signal();
         loop {
             tokio::select! {
-                _ = stop.wait_for(|s| *s) => break,
+                // The guard wait_for returns is dropped inside, keeping this future Send.
+                () = async { let _ = stop.wait_for(|s| *s).await; } => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let proxy = self.clone();
@@ -195,4 +189,67 @@ impl Proxy {
         }
         tracing::info!(remaining = self.client_count(), "shutdown complete");
     }
+}
+
+/// The login the catalog of `db` is read with: its fixed `user`, if any.
+pub fn catalog_target(db: &crate::config::Database) -> Option<BackendTarget> {
+    Some(BackendTarget {
+        host: db.host.clone(),
+        port: db.port,
+        dbname: db.dbname.clone(),
+        user: db.user.clone()?,
+        password: db.password.clone(),
+    })
+}
+
+/// Routes one statement against a freshly loaded catalog, without a running
+/// proxy: what `partproxy explain` prints.
+pub async fn explain_offline(
+    config: &Config,
+    database: Option<&str>,
+    sql: &str,
+    search_path: &str,
+    time_zone: &str,
+) -> Result<Vec<crate::router::explain::ExplainRow>, String> {
+    let db = match database {
+        Some(name) => config
+            .databases
+            .get(name)
+            .ok_or_else(|| format!("no database \"{name}\" in the configuration"))?,
+        None => {
+            let mut with_user: Vec<_> = config.databases.values().filter(|d| d.user.is_some()).collect();
+            with_user.sort_by(|a, b| a.name.cmp(&b.name));
+            match with_user.as_slice() {
+                [one] => *one,
+                [] => return Err("no database has a fixed `user` to read its catalog with".into()),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|d| d.name.as_str()).collect();
+                    return Err(format!(
+                        "several databases ({}): choose one with --database",
+                        names.join(", ")
+                    ));
+                }
+            }
+        }
+    };
+    let target = catalog_target(db).ok_or_else(|| format!("database \"{}\" has no fixed `user`", db.name))?;
+    let client = crate::catalog::load::connect(&target)
+        .await
+        .map_err(|e| e.to_string())?;
+    let catalog = crate::catalog::load::load(&client, &config.routing.rules_for(&db.name))
+        .await
+        .map_err(|e| e.to_string())?;
+    let tz =
+        crate::keys::TimeZoneRule::from_setting(time_zone).ok_or_else(|| format!("unknown time zone {time_zone}"))?;
+    let path = crate::router::parse_search_path(search_path);
+    let view = crate::router::SessionView {
+        search_path: &path,
+        user: &target.user,
+        tz,
+    };
+    let sql = sql.trim().trim_end_matches(';');
+    Ok(crate::router::explain::explain(
+        &crate::router::route(sql, &catalog, &view),
+        sql,
+    ))
 }

@@ -41,6 +41,25 @@ enum Command {
     Serve,
     /// Validate the configuration and exit.
     Check,
+    /// Print the routing decision for one statement against the live catalog
+    /// of a configured database, without executing it.
+    Explain {
+        /// The statement.
+        sql: String,
+        /// The database (client-facing name); needed when several are configured.
+        #[arg(long, short = 'd')]
+        database: Option<String>,
+        /// The session's search_path for unqualified names.
+        #[arg(long, default_value = "\"$user\", public")]
+        search_path: String,
+        /// The session's TimeZone for timestamp literals without an offset.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// Start a throwaway PostgreSQL with a legacy partitioned schema, put the
+    /// proxy in front of it, run a short workload both ways and print what was
+    /// routed where and how fast; then keep serving until Ctrl-C.
+    Demo(partproxy::demo::DemoOptions),
 }
 
 fn load(cli: &Cli) -> Result<Config, String> {
@@ -60,8 +79,32 @@ fn load(cli: &Cli) -> Result<Config, String> {
     }
 }
 
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => Some(r),
+        Err(e) => {
+            eprintln!("partproxy: cannot start runtime: {e}");
+            None
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Demo(opts)) = &cli.command {
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+        let Some(rt) = runtime() else {
+            return ExitCode::FAILURE;
+        };
+        return match rt.block_on(partproxy::demo::run(opts.clone())) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("partproxy demo: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match load(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -79,14 +122,44 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("partproxy: cannot start runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
-    runtime.block_on(serve(config))
+    if let Some(Command::Explain {
+        sql,
+        database,
+        search_path,
+        timezone,
+    }) = &cli.command
+    {
+        let explained = rt.block_on(partproxy::app::explain_offline(
+            &config,
+            database.as_deref(),
+            sql,
+            search_path,
+            timezone,
+        ));
+        return match explained {
+            Ok(rows) => {
+                for r in rows {
+                    if let Some(parent) = &r.parent {
+                        println!("parent:   {parent}");
+                    }
+                    if let Some(children) = &r.children {
+                        println!("tables:   {children}");
+                    }
+                    println!("decision: {}", r.decision);
+                    println!("sql:      {}\n", r.sql);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("partproxy explain: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    rt.block_on(serve(config))
 }
 
 async fn serve(config: Config) -> ExitCode {

@@ -534,7 +534,7 @@ impl Session {
 
     /// Routes `sql` with the session's search_path and TimeZone.
     fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
-        let path = parse_search_path(
+        let path = router::parse_search_path(
             self.desired
                 .get("search_path")
                 .map_or("\"$user\", public", String::as_str),
@@ -588,31 +588,19 @@ impl Session {
         let catalog = self.catalog.as_ref().map(|c| c.snapshot()).unwrap_or_default();
         let mut out = BytesMut::new();
         protocol::put_row_description(&mut out, &["parent", "children", "decision", "sql"]);
-        let rows = match self.route_sql(inner, &catalog) {
-            Route::Passthrough(reason) => {
-                let decision = format!("passthrough: {}", reason.as_str());
-                protocol::put_data_row(&mut out, &[None, None, Some(&decision), Some(inner)]);
-                1
-            }
-            Route::Rewrite { sql, targets } | Route::SplitInsert { sql, targets, .. } => {
-                for t in &targets {
-                    let mut names: Vec<String> = Vec::new();
-                    if t.parent_included {
-                        names.push(format!("ONLY {}", t.parent.quoted()));
-                    }
-                    names.extend(t.children.iter().map(|c| c.quoted()));
-                    let parent = t.parent.quoted();
-                    let children = names.join(", ");
-                    protocol::put_data_row(&mut out, &[Some(&parent), Some(&children), Some("rewrite"), Some(&sql)]);
-                }
-                targets.len()
-            }
-            Route::Reject { code, message } => {
-                let decision = format!("reject: {code}");
-                protocol::put_data_row(&mut out, &[None, None, Some(&decision), Some(&message)]);
-                1
-            }
-        };
+        let rows = router::explain::explain(&self.route_sql(inner, &catalog), inner);
+        for r in &rows {
+            protocol::put_data_row(
+                &mut out,
+                &[
+                    r.parent.as_deref(),
+                    r.children.as_deref(),
+                    Some(&r.decision),
+                    Some(&r.sql),
+                ],
+            );
+        }
+        let rows = rows.len();
         protocol::put_command_complete(&mut out, &format!("SELECT {rows}"));
         protocol::put_ready_for_query(&mut out, self.status);
         Some(out.freeze())
@@ -1116,20 +1104,6 @@ async fn read_settings(conn: &mut ServerConn) -> Result<BTreeMap<String, String>
             Some((k, v))
         })
         .collect())
-}
-
-/// The schemas of a search_path setting, as PostgreSQL resolves them:
-/// quoted names as written, others folded to lower case.
-fn parse_search_path(value: &str) -> Vec<String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            Some(quoted) => quoted.replace("\"\"", "\""),
-            None => s.to_lowercase(),
-        })
-        .collect()
 }
 
 /// Strips a leading keyword (case-insensitive) followed by white space.

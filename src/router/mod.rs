@@ -6,6 +6,7 @@
 //! It never narrows without proof: every occurrence it does not fully
 //! understand is left as the client wrote it, and every predicate is kept.
 
+pub mod explain;
 mod insert;
 
 use std::ops::ControlFlow;
@@ -32,6 +33,20 @@ pub struct SessionView<'a> {
     pub user: &'a str,
     /// The session's TimeZone.
     pub tz: TimeZoneRule,
+}
+
+/// Splits a `search_path` setting into schema names (quoted names kept
+/// as written, others folded to lower case).
+pub fn parse_search_path(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            Some(quoted) => quoted.replace("\"\"", "\""),
+            None => s.to_lowercase(),
+        })
+        .collect()
 }
 
 /// Why a statement is forwarded unchanged. The names are metric labels.

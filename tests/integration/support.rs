@@ -3,13 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use partproxy::localpg::{self, ClusterOptions, LocalCluster};
 use tokio_postgres::{Client, NoTls};
 
 /// The superuser's password on every test cluster.
@@ -17,78 +17,14 @@ pub const PASSWORD: &str = "secret";
 
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free port")
+    localpg::free_port().expect("no free port")
 }
 
-/// Directory holding the PostgreSQL server binaries: `PG_BINDIR`, else
-/// `pg_config --bindir`, else the newest Debian-style install.
-pub fn bindir() -> PathBuf {
-    if let Ok(dir) = std::env::var("PG_BINDIR") {
-        return PathBuf::from(dir);
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").exists() {
-            return dir;
-        }
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("bin"))
-        .filter(|p| p.join("initdb").exists())
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .expect("PostgreSQL server binaries not found: set PG_BINDIR or install postgresql")
-}
-
-/// The uid/gid PostgreSQL must run as: the `postgres` account when the tests
-/// run as root (initdb refuses root), else the current user.
-fn run_as() -> Option<(u32, u32)> {
-    let uid = Command::new("id").arg("-u").output().ok()?;
-    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return None;
-    }
-    let get = |flag: &str| -> Option<u32> {
-        let out = Command::new("id").args([flag, "postgres"]).output().ok()?;
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-    };
-    Some((
-        get("-u").expect("root needs a `postgres` account to run PostgreSQL"),
-        get("-g")?,
-    ))
-}
-
-fn pg_command(program: &Path) -> Command {
-    let mut c = Command::new(program);
-    if let Some((uid, gid)) = run_as() {
-        c.uid(uid).gid(gid);
-    }
-    c.stdout(Stdio::null()).stderr(Stdio::piped());
-    c
-}
-
-fn run(mut c: Command, what: &str) {
-    let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A PostgreSQL cluster in a temporary directory.
+/// The test run's PostgreSQL cluster.
 pub struct Cluster {
     /// Port it listens on.
     pub port: u16,
-    dir: PathBuf,
-    bindir: PathBuf,
+    inner: LocalCluster,
 }
 
 impl Cluster {
@@ -100,42 +36,16 @@ impl Cluster {
 
     /// Starts a new cluster, stopped and removed when the test process exits.
     pub fn start() -> Cluster {
-        let bindir = bindir();
-        let dir = std::env::temp_dir().join(format!("partproxy-test-{}-{}", std::process::id(), free_port()));
-        std::fs::create_dir_all(&dir).expect("create cluster dir");
-        if let Some((uid, gid)) = run_as() {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown cluster dir");
-        }
-        let pwfile = dir.join("pw");
-        std::fs::write(&pwfile, PASSWORD).expect("write pwfile");
-        if let Some((uid, gid)) = run_as() {
-            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).expect("chown pwfile");
-        }
-        let data = dir.join("data");
-        let mut init = pg_command(&bindir.join("initdb"));
-        init.arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]);
-        init.arg(format!("--pwfile={}", pwfile.display()));
-        init.args(["--auth-local=trust", "--auth-host=scram-sha-256"]);
-        run(init, "initdb");
-
-        let port = free_port();
-        let conf = format!(
-            "\nport = {port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 400\nlog_min_messages = warning\n",
-            dir.display()
-        );
-        let conf_path = data.join("postgresql.conf");
-        let mut text = std::fs::read_to_string(&conf_path).expect("read postgresql.conf");
-        text.push_str(&conf);
-        std::fs::write(&conf_path, text).expect("write postgresql.conf");
-        let hba_path = data.join("pg_hba.conf");
-        let hba = std::fs::read_to_string(&hba_path).expect("read pg_hba.conf");
-        let hba = format!("host all trustuser 127.0.0.1/32 trust\nhost all md5user 127.0.0.1/32 md5\n{hba}");
-        std::fs::write(&hba_path, hba).expect("write pg_hba.conf");
-
-        let cluster = Cluster { port, dir, bindir };
-        cluster.pg_ctl(&["start", "-w", "-t", "60"]);
+        let inner = LocalCluster::start(&ClusterOptions {
+            password: PASSWORD.into(),
+            hba_prefix: "host all trustuser 127.0.0.1/32 trust\nhost all md5user 127.0.0.1/32 md5".into(),
+            max_connections: 400,
+        })
+        .expect("start PostgreSQL");
+        let cluster = Cluster {
+            port: inner.port,
+            inner,
+        };
         cluster.spawn_watchdog();
         cluster.psql_admin(
             "SET password_encryption = 'md5'; CREATE ROLE md5user LOGIN PASSWORD 'md5pw'; \
@@ -147,13 +57,7 @@ impl Cluster {
     }
 
     fn pg_ctl(&self, args: &[&str]) {
-        let mut c = pg_command(&self.bindir.join("pg_ctl"));
-        c.arg("-D")
-            .arg(self.dir.join("data"))
-            .arg("-l")
-            .arg(self.dir.join("log"))
-            .args(args);
-        run(c, "pg_ctl");
+        self.inner.pg_ctl(args).expect("pg_ctl");
     }
 
     /// Stops the cluster at once and starts it again.
@@ -176,9 +80,9 @@ impl Cluster {
     // The watchdog must outlive this process, so it is never waited for.
     #[allow(clippy::zombie_processes)]
     fn spawn_watchdog(&self) {
-        let data = self.dir.join("data");
-        let pg_ctl = self.bindir.join("pg_ctl");
-        let as_pg = if run_as().is_some() {
+        let data = self.inner.dir.join("data");
+        let pg_ctl = self.inner.bindir.join("pg_ctl");
+        let as_pg = if localpg::run_as().is_some() {
             "runuser -u postgres -- "
         } else {
             ""
@@ -188,7 +92,7 @@ impl Cluster {
             pid = std::process::id(),
             ctl = pg_ctl.display(),
             data = data.display(),
-            dir = self.dir.display()
+            dir = self.inner.dir.display()
         );
         Command::new("sh")
             .arg("-c")
@@ -203,30 +107,12 @@ impl Cluster {
 
     /// Runs SQL as the superuser over the Unix socket.
     pub fn psql_admin(&self, sql: &str) {
-        let mut c = pg_command(&self.bindir.join("psql"));
-        c.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(&self.dir)
-            .args([
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-                "-d",
-                "postgres",
-                "-c",
-                sql,
-            ]);
-        run(c, "psql");
+        self.inner.psql("postgres", sql).expect("psql");
     }
 
     /// A path to one of the cluster's client programs (psql, pgbench).
     pub fn program(&self, name: &str) -> PathBuf {
-        let p = self.bindir.join(name);
-        if p.exists() {
-            p
-        } else {
-            PathBuf::from(name)
-        }
+        self.inner.program(name)
     }
 }
 

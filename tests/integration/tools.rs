@@ -105,3 +105,70 @@ fn pgbench_in_every_query_mode() {
     );
     assert_eq!(check.trim(), "t");
 }
+
+/// `partproxy demo` starts its own PostgreSQL, routes its workload and
+/// reports that every answer matched PostgreSQL's.
+#[test]
+fn demo_runs_and_reports_matching_answers() {
+    let out = Command::new(env!("CARGO_BIN_EXE_partproxy"))
+        .args([
+            "demo",
+            "--exit",
+            "--listen",
+            "127.0.0.1:0",
+            "--statements",
+            "10",
+            "--rows",
+            "3000",
+        ])
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo failed:\n{stdout}{stderr}");
+    assert!(stdout.contains("36 children"), "{stdout}");
+    assert!(stdout.contains("each exactly where the trigger put"), "{stdout}");
+    assert!(stdout.contains("Every SELECT returned the same rows"), "{stdout}");
+    // A point SELECT is narrowed to one monthly child.
+    let point = stdout.lines().find(|l| l.contains("point SELECT")).unwrap_or_default();
+    assert!(point.contains("logs_20"), "{point}");
+}
+
+/// `partproxy explain` prints the decision against the live catalog.
+#[test]
+fn explain_command_prints_the_decision() {
+    let cluster = Cluster::shared();
+    let extra = support::fresh_database(cluster, "explain_cli");
+    let setup = Command::new(cluster.program("psql"))
+        .args(["-X", "-q", "-h", "127.0.0.1", "-p", &cluster.port.to_string(), "-U", "postgres", "-d", "explain_cli"])
+        .args(["-c", "CREATE TABLE m (k int); CREATE TABLE m_1 (CHECK (k >= 0 AND k < 10)) INHERITS (m); CREATE TABLE m_2 (CHECK (k >= 10 AND k < 20)) INHERITS (m);"])
+        .env("PGPASSWORD", support::PASSWORD)
+        .output()
+        .expect("psql");
+    assert!(setup.status.success(), "{}", String::from_utf8_lossy(&setup.stderr));
+    let config = std::env::temp_dir().join(format!("partproxy-explain-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        format!("{extra}\n[[users]]\nname = \"postgres\"\npassword = \"x\"\n"),
+    )
+    .unwrap();
+    let explain = |sql: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_partproxy"))
+            .arg("--config")
+            .arg(&config)
+            .args(["explain", sql])
+            .output()
+            .expect("explain");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = explain("SELECT * FROM m WHERE k = 12");
+    assert!(out.contains("parent:   public.m"), "{out}");
+    assert!(out.contains("tables:   ONLY public.m, public.m_2"), "{out}");
+    assert!(out.contains("decision: rewrite"), "{out}");
+    let out = explain("SELECT * FROM ONLY m");
+    assert!(out.contains("decision: passthrough: only"), "{out}");
+    let out = explain("INSERT INTO m VALUES (99)");
+    assert!(out.contains("decision: reject: 23514"), "{out}");
+    let _ = std::fs::remove_file(&config);
+}
