@@ -554,6 +554,33 @@ auth = "md5"
     }
 
     #[test]
+    fn routing_table_rules() {
+        let text = "[[databases]]\nname = \"a\"\n\n[[databases]]\nname = \"b\"\n\n\
+                    [[routing.tables]]\nparent = \"Sales.\\\"Odd\\\"\"\ndatabase = \"a\"\nkey = \"day\"\n\
+                    on_unmatched = \"parent\"\nparent_empty = true\n\n[[routing.tables]]\nparent = \"logs\"\n";
+        let c = Config::from_toml(text, &Overrides::default()).unwrap();
+        let a = c.routing.rules_for("a");
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            (a[0].parent.schema.as_str(), a[0].parent.name.as_str()),
+            ("sales", "Odd")
+        );
+        assert_eq!(a[0].key.as_deref(), Some("day"));
+        assert_eq!(a[0].on_unmatched, Unmatched::Parent);
+        assert_eq!(a[0].parent_empty, Some(true));
+        assert_eq!(a[1].on_unmatched, Unmatched::Error);
+        assert_eq!(c.routing.rules_for("b").len(), 1);
+        let bad = "[[databases]]\nname = \"a\"\n[[routing.tables]]\nparent = \"logs\"\ndatabase = \"zz\"\n";
+        let e = Config::from_toml(bad, &Overrides::default()).unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("routing.tables.database"), "{e}");
+        let bad = "[[databases]]\nname = \"a\"\n[[routing.tables]]\nparent = \"logs\"\non_unmatched = \"create\"\n";
+        assert!(Config::from_toml(bad, &Overrides::default()).is_err());
+        // The example file parses.
+        let example = include_str!("../config/partproxy.example.toml");
+        assert!(Config::from_toml(example, &Overrides::default()).is_ok());
+    }
+
+    #[test]
     fn flags_win_over_the_file() {
         let text = "[pool]\nmode = \"session\"\n[[databases]]\nname = \"a\"\n";
         let ov = Overrides {

@@ -290,7 +290,30 @@ pub struct Modulo {
     pub residues: BTreeSet<i64>,
 }
 
+fn gcd(a: i64, b: i64) -> i64 {
+    let (mut a, mut b) = (a.unsigned_abs(), b.unsigned_abs());
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    i64::try_from(a).unwrap_or(i64::MAX)
+}
+
 impl Modulo {
+    /// False when no integer can fall in a bucket of both (the usual case:
+    /// sibling children of one modulo scheme). By the Chinese remainder
+    /// theorem `v % m1 = r1` and `v % m2 = r2` have a common solution when
+    /// `r1 ≡ r2 (mod gcd(m1, m2))`; residues of negative values are negative,
+    /// so only residues of compatible signs can meet.
+    pub fn may_share_a_value(&self, other: &Modulo) -> bool {
+        let g = gcd(self.modulus, other.modulus).max(1);
+        self.residues.iter().any(|&r1| {
+            other.residues.iter().any(|&r2| {
+                let signs_meet = (r1 >= 0 && r2 >= 0) || (r1 <= 0 && r2 <= 0);
+                signs_meet && (r1 - r2).rem_euclid(g) == 0
+            })
+        })
+    }
+
     /// True when the integer value falls in one of the buckets.
     pub fn admits(&self, v: &KeyValue) -> bool {
         match v {
@@ -390,6 +413,11 @@ impl KeySet {
     pub fn overlaps(&self, other: &KeySet) -> bool {
         if self.modulo.is_none() && other.modulo.is_none() {
             return self.ranges.overlaps(&other.ranges);
+        }
+        if let (Some(a), Some(b)) = (&self.modulo, &other.modulo) {
+            if !a.may_share_a_value(b) {
+                return false;
+            }
         }
         let common = self.ranges.intersect(&other.ranges);
         let mut budget = ENUMERATION_LIMIT;
@@ -508,5 +536,18 @@ mod tests {
         let (either, exact) = one.union(&bucket(2));
         assert!(exact && either.contains(&int(6)) && !either.contains(&int(7)));
         assert!(one.complement().is_none());
+        // Sibling buckets never share a value; 0 is in bucket 0 of every modulus.
+        assert!(!one.overlaps(&bucket(2)) && !bucket(0).overlaps(&bucket(3)));
+        let mod2 = |r: i64| KeySet {
+            ranges: RangeSet::all(),
+            modulo: Some(Modulo {
+                modulus: 2,
+                residues: [r].into_iter().collect(),
+            }),
+        };
+        assert!(one.overlaps(&mod2(1)) && !one.overlaps(&mod2(0)));
+        assert!(bucket(0).overlaps(&mod2(0)));
+        // -1 % 4 = -1 and -1 % 2 = -1 meet; -1 and 1 never do.
+        assert!(bucket(-1).overlaps(&mod2(-1)) && !bucket(-1).overlaps(&mod2(1)));
     }
 }

@@ -5,6 +5,7 @@ mod support;
 mod auth;
 mod basic;
 mod catalog;
+mod differential;
 mod failures;
 mod malformed;
 mod pooling;
