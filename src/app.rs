@@ -25,6 +25,8 @@ pub struct Proxy {
     pub cancels: Arc<CancelRegistry>,
     /// Prepared statements under proxy-chosen names.
     pub statements: StatementRegistry,
+    /// Parsed statements by text, for routing each Bind without re-parsing.
+    pub parse_cache: crate::router::cache::ParseCache,
     shutdown: watch::Sender<bool>,
     clients: AtomicUsize,
     catalogs: std::collections::HashMap<String, Arc<LiveCatalog>>,
@@ -62,6 +64,7 @@ impl Proxy {
             pools: DashMap::new(),
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
+            parse_cache: crate::router::cache::ParseCache::new(PARSE_CACHE_BYTES),
             shutdown,
             clients: AtomicUsize::new(0),
         });
@@ -191,6 +194,9 @@ impl Proxy {
     }
 }
 
+/// Memory the shared parse cache may use.
+const PARSE_CACHE_BYTES: usize = 64 << 20;
+
 /// The login the catalog of `db` is read with: its fixed `user`, if any.
 pub fn catalog_target(db: &crate::config::Database) -> Option<BackendTarget> {
     Some(BackendTarget {
@@ -246,6 +252,7 @@ pub async fn explain_offline(
         search_path: &path,
         user: &target.user,
         tz,
+        params: &[],
     };
     let sql = sql.trim().trim_end_matches(';');
     Ok(crate::router::explain::explain(

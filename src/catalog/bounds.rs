@@ -217,7 +217,7 @@ mod tests {
             qualifiers: &[],
             ty,
             text_ranges: true,
-            tz: TimeZoneRule::Utc,
+            reading: TimeZoneRule::Utc.into(),
         }
     }
 

@@ -242,7 +242,7 @@ fn constant_default(text: &str, ty: KeyType) -> Option<Option<KeyValue>> {
         .ok()?
         .parse_expr()
         .ok()?;
-    constant_value(&expr, ty, TimeZoneRule::Utc)
+    constant_value(&expr, ty, TimeZoneRule::Utc.into())
 }
 
 fn key_spec(c: &Column) -> Option<KeySpec> {
@@ -286,7 +286,7 @@ fn inheritance_children(
         .filter(|c| wanted.is_none_or(|w| w == c.name))
         .filter_map(key_spec);
     for spec in candidates {
-        let key = spec.column(&[], TimeZoneRule::Utc);
+        let key = spec.column(&[], TimeZoneRule::Utc.into());
         let domains: Vec<Option<KeyPredicate>> = kids
             .iter()
             .map(|k| check_domain(checks.get(k).unwrap_or(&none), &key))
@@ -332,7 +332,7 @@ fn declarative_children(
         .iter()
         .map(|k| {
             let rel = relations.get(k)?;
-            partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc))
+            partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc.into()))
         })
         .collect();
     let all_read = bounds.iter().all(Option::is_some);

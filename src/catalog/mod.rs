@@ -10,7 +10,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::keys::{Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, TimeZoneRule};
+use crate::keys::{Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, Reading};
 pub use rules::{TableRule, Unmatched};
 
 /// A schema-qualified table name, as stored in the catalog.
@@ -68,13 +68,13 @@ pub struct KeySpec {
 
 impl KeySpec {
     /// The key as the predicate analysis sees it.
-    pub fn column<'a>(&'a self, qualifiers: &'a [String], tz: TimeZoneRule) -> KeyColumn<'a> {
+    pub fn column<'a>(&'a self, qualifiers: &'a [String], reading: Reading<'a>) -> KeyColumn<'a> {
         KeyColumn {
             name: &self.column,
             qualifiers,
             ty: self.ty,
             text_ranges: self.text_ranges,
-            tz,
+            reading,
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::cancel::{CancelKey, CancelTarget};
 use crate::catalog::live::LiveCatalog;
 use crate::catalog::Catalog;
 use crate::config::PoolMode;
-use crate::keys::TimeZoneRule;
+use crate::keys::{Param, TimeZoneRule};
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
 use crate::router::{self, Route, SessionView};
@@ -152,6 +152,15 @@ impl MergedInsert {
     }
 }
 
+/// A prepared statement that names a parent: what routing a Bind needs.
+#[derive(Debug)]
+struct RoutableStatement {
+    sql: Arc<str>,
+    /// The Parse's parameter-type section, reused for the rewritten variants.
+    rest: Bytes,
+    types: Vec<u32>,
+}
+
 /// Why the session loop stopped.
 enum End {
     /// Client closed or sent Terminate.
@@ -182,6 +191,9 @@ pub struct Session {
     expect: VecDeque<Expect>,
     /// Client statement name → shared statement (transaction mode only).
     statements: HashMap<String, Arc<Statement>>,
+    /// Client statement name ("" for the unnamed one) → its text, for
+    /// statements that name a partitioned parent: each Bind is routed.
+    routable: HashMap<String, Arc<RoutableStatement>>,
     /// Session settings the client's backend must have.
     desired: BTreeMap<String, String>,
     /// Transaction status from the last ReadyForQuery.
@@ -243,6 +255,7 @@ impl Session {
             server: None,
             expect: VecDeque::new(),
             statements: HashMap::new(),
+            routable: HashMap::new(),
             desired,
             status: b'I',
             capture_settings: false,
@@ -532,20 +545,87 @@ impl Session {
         }
     }
 
-    /// Routes `sql` with the session's search_path and TimeZone.
-    fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
+    /// The session's search_path (as schema names) and TimeZone rule.
+    fn routing_context(&self) -> (Vec<String>, TimeZoneRule) {
         let path = router::parse_search_path(
             self.desired
                 .get("search_path")
                 .map_or("\"$user\", public", String::as_str),
         );
         let tz = TimeZoneRule::from_setting(&self.time_zone).unwrap_or(TimeZoneRule::Unknown);
+        (path, tz)
+    }
+
+    /// Routes `sql` with the session's search_path and TimeZone.
+    fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
+        let (path, tz) = self.routing_context();
         let view = SessionView {
             search_path: &path,
             user: &self.user,
             tz,
+            params: &[],
         };
         router::route(sql, catalog, &view)
+    }
+
+    /// Notes (or forgets) a statement the client prepares, for routing its Binds.
+    fn note_parse(&mut self, parse: &protocol::ParseMsg) {
+        let names_parent = self
+            .catalog
+            .as_ref()
+            .is_some_and(|live| !router::names_no_parent(parse.query, &live.snapshot()));
+        let types = protocol::decode_param_types(parse.rest);
+        match types {
+            Some(types) if names_parent => {
+                let stmt = RoutableStatement {
+                    sql: parse.query.into(),
+                    rest: Bytes::copy_from_slice(parse.rest),
+                    types,
+                };
+                self.routable.insert(parse.name.to_owned(), Arc::new(stmt));
+            }
+            _ => {
+                self.routable.remove(parse.name);
+            }
+        }
+    }
+
+    /// Routes a Bind by its parameter values: the proxy-named statement to bind
+    /// instead (prepared on the current server first if needed), or `None` to
+    /// bind the client's statement as it is.
+    fn route_bind(&mut self, bind: &protocol::BindMsg) -> Option<Arc<Statement>> {
+        let src = self.routable.get(bind.statement)?.clone();
+        let catalog = self.catalog.as_ref()?.snapshot();
+        let values = protocol::decode_bind_values(bind.rest)?;
+        let params: Vec<Param> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (value, binary))| Param {
+                value: *value,
+                binary: *binary,
+                type_oid: src.types.get(i).copied().unwrap_or(0),
+            })
+            .collect();
+        let parsed = self.proxy.parse_cache.get(&src.sql);
+        let (path, tz) = self.routing_context();
+        let view = SessionView {
+            search_path: &path,
+            user: &self.user,
+            tz,
+            params: &params,
+        };
+        match router::route_parsed(&src.sql, &parsed, &catalog, &view) {
+            Route::Rewrite { sql, .. } => {
+                let stmt = self.proxy.statements.intern(&sql, &src.rest);
+                if !self.server_has(&stmt) {
+                    self.prepare_on_server(&stmt, false);
+                }
+                Some(stmt)
+            }
+            // A split INSERT or a refusal needs the simple protocol's
+            // multi-statement query; here the parent (its trigger) decides.
+            Route::Passthrough(_) | Route::SplitInsert { .. } | Route::Reject { .. } => None,
+        }
     }
 
     /// The Query message to send for a client's simple query: the original,
@@ -617,6 +697,7 @@ impl Session {
         if self.mode == PoolMode::Transaction {
             self.scan_sql(parse.query.as_bytes());
         }
+        self.note_parse(&parse);
         if !self.renames_statements() || parse.name.is_empty() {
             self.ensure_server().await?;
             self.send(
@@ -682,7 +763,11 @@ impl Session {
             return Err(self.malformed("Bind"));
         };
         self.ensure_server().await?;
-        match self.map_statement(bind.statement) {
+        let target = match self.route_bind(&bind) {
+            Some(routed) => Some(routed),
+            None => self.map_statement(bind.statement),
+        };
+        match target {
             Some(stmt) => {
                 let mut out = BytesMut::with_capacity(frame.bytes.len() + 16);
                 protocol::put_bind(&mut out, bind.portal, &stmt.server_name, bind.rest);
@@ -714,6 +799,9 @@ impl Session {
         let Some((kind, name)) = protocol::decode_target(frame.body()) else {
             return Err(self.malformed("Close"));
         };
+        if kind == b'S' {
+            self.routable.remove(name);
+        }
         if kind == b'S' && self.renames_statements() && !name.is_empty() {
             // The server keeps the shared statement for other clients.
             self.statements.remove(name);

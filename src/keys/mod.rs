@@ -3,10 +3,12 @@
 //! be true. Shared by the catalog (CHECK constraints) and the router (WHERE
 //! clauses); pure functions, no I/O.
 
+pub mod param;
 pub mod predicate;
 pub mod set;
 pub mod value;
 
+pub use param::{Param, Reading};
 pub use predicate::{analyze, KeyColumn, KeyPredicate, Truth};
 pub use set::{Bound, Interval, KeySet, Modulo, RangeSet};
 pub use value::{KeyType, KeyValue, TimeZoneRule};

@@ -17,6 +17,7 @@ use sqlparser::ast::{
     UnaryOperator, Value,
 };
 
+use super::param::{read_param, Reading};
 use super::set::{Bound, Interval, KeySet, Modulo, RangeSet};
 use super::value::{parse_number, parse_text, KeyType, KeyValue, TimeZoneRule};
 
@@ -164,8 +165,8 @@ pub struct KeyColumn<'a> {
     pub ty: KeyType,
     /// Whether `<`/`>` on a text key can be modelled (only under the C collation).
     pub text_ranges: bool,
-    /// How timestamp literals without an offset are read.
-    pub tz: TimeZoneRule,
+    /// How timestamp literals without an offset and `$n` parameters are read.
+    pub reading: Reading<'a>,
 }
 
 impl KeyColumn<'_> {
@@ -230,7 +231,7 @@ impl KeyColumn<'_> {
         if !self.is_key(lhs) {
             return None;
         }
-        match literal(rhs, KeyType::Int8, self.tz)? {
+        match literal(rhs, KeyType::Int8, self.reading)? {
             Literal::Value(KeyValue::Int(n)) if n != 0 => Some(n),
             _ => None,
         }
@@ -291,21 +292,26 @@ fn local_to_utc(local: i64, tz: TimeZoneRule) -> Option<KeyValue> {
 
 /// A constant's value in the key type: `Some(None)` for NULL, `None` when
 /// the expression is not a constant the analysis can read.
-pub fn constant_value(expr: &Expr, ty: KeyType, tz: TimeZoneRule) -> Option<Option<KeyValue>> {
-    match literal(expr, ty, tz)? {
+pub fn constant_value(expr: &Expr, ty: KeyType, rd: Reading) -> Option<Option<KeyValue>> {
+    match literal(expr, ty, rd)? {
         Literal::Null => Some(None),
         Literal::Value(v) => Some(Some(v)),
     }
 }
 
 /// Reads a constant as a value of the key type `ty`.
-fn literal(expr: &Expr, ty: KeyType, tz: TimeZoneRule) -> Option<Literal> {
+fn literal(expr: &Expr, ty: KeyType, rd: Reading) -> Option<Literal> {
+    let tz = rd.tz;
     match expr {
-        Expr::Nested(inner) => literal(inner, ty, tz),
+        Expr::Nested(inner) => literal(inner, ty, rd),
         Expr::Value(v) => match &v.value {
             Value::Null => Some(Literal::Null),
             Value::Number(n, _) => parse_number(ty, n).map(Literal::Value),
             Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => parse_text(ty, s, tz).map(Literal::Value),
+            Value::Placeholder(p) => match read_param(&rd, p, ty)? {
+                None => Some(Literal::Null),
+                Some(v) => Some(Literal::Value(v)),
+            },
             _ => None,
         },
         Expr::UnaryOp {
@@ -322,7 +328,7 @@ fn literal(expr: &Expr, ty: KeyType, tz: TimeZoneRule) -> Option<Literal> {
                     expr: inner.clone(),
                 },
                 ty,
-                tz,
+                rd,
             ),
             _ => None,
         },
@@ -333,7 +339,7 @@ fn literal(expr: &Expr, ty: KeyType, tz: TimeZoneRule) -> Option<Literal> {
             format: None,
         } => {
             let from = type_of(data_type)?;
-            match literal(expr, from, tz)? {
+            match literal(expr, from, rd)? {
                 Literal::Null => Some(Literal::Null),
                 Literal::Value(v) => convert(v, from, ty, tz).map(Literal::Value),
             }
@@ -426,7 +432,7 @@ fn array_elements(text: &str) -> Option<Vec<String>> {
 fn list_values(items: &[Expr], key: &KeyColumn) -> Option<Vec<KeyValue>> {
     items
         .iter()
-        .map(|e| match literal(e, key.ty, key.tz)? {
+        .map(|e| match literal(e, key.ty, key.reading)? {
             Literal::Value(v) => Some(v),
             Literal::Null => None,
         })
@@ -449,7 +455,7 @@ fn any_values(expr: &Expr, key: &KeyColumn) -> Option<Vec<KeyValue>> {
         Expr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => array_elements(s)?
                 .iter()
-                .map(|item| parse_text(key.ty, item, key.tz))
+                .map(|item| parse_text(key.ty, item, key.reading.tz))
                 .collect(),
             _ => None,
         },
@@ -516,12 +522,12 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
                 if op != BinaryOperator::Eq {
                     return None;
                 }
-                let Literal::Value(KeyValue::Int(r)) = literal(other, KeyType::Int8, key.tz)? else {
+                let Literal::Value(KeyValue::Int(r)) = literal(other, KeyType::Int8, key.reading)? else {
                     return None;
                 };
                 return Some(KeyPredicate::comparison(bucket(m, [r])));
             }
-            match literal(other, key.ty, key.tz)? {
+            match literal(other, key.ty, key.reading)? {
                 Literal::Null => None,
                 Literal::Value(v) => compare(&op, v, key).map(KeyPredicate::comparison),
             }
@@ -536,7 +542,7 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
                 return None;
             }
             let (Literal::Value(lo), Literal::Value(hi)) =
-                (literal(low, key.ty, key.tz)?, literal(high, key.ty, key.tz)?)
+                (literal(low, key.ty, key.reading)?, literal(high, key.ty, key.reading)?)
             else {
                 return None;
             };
@@ -608,7 +614,7 @@ mod tests {
             qualifiers: &quals,
             ty,
             text_ranges: false,
-            tz: TimeZoneRule::Utc,
+            reading: TimeZoneRule::Utc.into(),
         };
         analyze(&parse(sql), &key)
     }
@@ -712,7 +718,7 @@ mod tests {
             qualifiers: &quals,
             ty: KeyType::Text,
             text_ranges: true,
-            tz: TimeZoneRule::Utc,
+            reading: TimeZoneRule::Utc.into(),
         };
         let p = analyze(&parse("k >= 'a' AND k < 'm'"), &key);
         assert!(p.values.contains(&KeyValue::Text("b".into())) && !p.values.contains(&KeyValue::Text("n".into())));
@@ -747,7 +753,7 @@ mod tests {
             qualifiers: &quals,
             ty: KeyType::Int4,
             text_ranges: false,
-            tz: TimeZoneRule::Utc,
+            reading: TimeZoneRule::Utc.into(),
         };
         assert!(!analyze(&parse("\"Events\".\"UserId\" = 3"), &key).values.is_all());
         assert!(

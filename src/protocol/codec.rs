@@ -78,6 +78,58 @@ pub fn decode_bind(body: &[u8]) -> Option<BindMsg<'_>> {
     })
 }
 
+/// One parameter value of a Bind: its bytes (`None` is NULL) and whether it
+/// is in binary format.
+pub type BindValue<'a> = (Option<&'a [u8]>, bool);
+
+/// Decodes the parameter section of a Bind (`BindMsg::rest`): format codes
+/// and values. `None` when malformed.
+pub fn decode_bind_values(rest: &[u8]) -> Option<Vec<BindValue<'_>>> {
+    let mut pos = 0;
+    let i16_at = |pos: &mut usize| -> Option<i16> {
+        let v = i16::from_be_bytes(rest.get(*pos..*pos + 2)?.try_into().ok()?);
+        *pos += 2;
+        Some(v)
+    };
+    let nformats = usize::try_from(i16_at(&mut pos)?).ok()?;
+    let mut formats = Vec::with_capacity(nformats);
+    for _ in 0..nformats {
+        formats.push(i16_at(&mut pos)? == 1);
+    }
+    let nvalues = usize::try_from(i16_at(&mut pos)?).ok()?;
+    if nformats > 1 && nformats != nvalues {
+        return None;
+    }
+    let mut values = Vec::with_capacity(nvalues);
+    for i in 0..nvalues {
+        let len = i32::from_be_bytes(rest.get(pos..pos + 4)?.try_into().ok()?);
+        pos += 4;
+        let value = if len < 0 {
+            None
+        } else {
+            let len = usize::try_from(len).ok()?;
+            let v = rest.get(pos..pos + len)?;
+            pos += len;
+            Some(v)
+        };
+        let binary = match nformats {
+            0 => false,
+            1 => formats[0],
+            _ => formats[i],
+        };
+        values.push((value, binary));
+    }
+    Some(values)
+}
+
+/// The parameter type OIDs of a Parse (`ParseMsg::rest`).
+pub fn decode_param_types(rest: &[u8]) -> Option<Vec<u32>> {
+    let n = usize::try_from(i16::from_be_bytes(rest.get(0..2)?.try_into().ok()?)).ok()?;
+    (0..n)
+        .map(|i| Some(u32::from_be_bytes(rest.get(2 + 4 * i..6 + 4 * i)?.try_into().ok()?)))
+        .collect()
+}
+
 /// Decodes a Describe or Close body: the kind (`S` or `P`) and the name.
 pub fn decode_target(body: &[u8]) -> Option<(u8, &str)> {
     let kind = *body.first()?;
@@ -342,6 +394,23 @@ mod tests {
         assert_eq!(e.code, "28P01");
         assert_eq!(e.severity, "FATAL");
         assert_eq!(e.message, "bad");
+    }
+
+    #[test]
+    fn bind_values_and_parse_types() {
+        // formats: one code (binary) for all; values: 4 bytes, NULL
+        let mut rest = vec![0, 1, 0, 1, 0, 2, 0, 0, 0, 4, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff, 0, 0];
+        let v = decode_bind_values(&rest).unwrap();
+        assert_eq!(v, vec![(Some(&[0u8, 0, 0, 7][..]), true), (None, true)]);
+        // Per-value formats: text then binary.
+        rest = vec![0, 2, 0, 0, 0, 1, 0, 2, 0, 0, 0, 1, b'5', 0, 0, 0, 1, 9, 0, 0];
+        let v = decode_bind_values(&rest).unwrap();
+        assert_eq!(v, vec![(Some(&b"5"[..]), false), (Some(&[9u8][..]), true)]);
+        // A length past the end, or format count mismatching the values: malformed.
+        assert!(decode_bind_values(&[0, 0, 0, 1, 0, 0, 0, 9, 1]).is_none());
+        assert!(decode_bind_values(&[0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]).is_none());
+        assert_eq!(decode_param_types(&[0, 2, 0, 0, 0, 23, 0, 0, 0, 0]), Some(vec![23, 0]));
+        assert_eq!(decode_param_types(&[0, 1, 0]), None);
     }
 
     #[test]

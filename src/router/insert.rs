@@ -72,7 +72,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
             Some(at) => match row.content.get(at) {
                 None => return Route::Passthrough(PassReason::InsertKeyOmitted),
                 Some(expr) if is_default(expr) => h.key_default.clone(),
-                Some(expr) => constant_value(expr, key.ty, w.session.tz),
+                Some(expr) => constant_value(expr, key.ty, w.session.reading()),
             },
         };
         let Some(value) = value else {

@@ -6,6 +6,7 @@
 //! It never narrows without proof: every occurrence it does not fully
 //! understand is left as the client wrote it, and every predicate is kept.
 
+pub mod cache;
 pub mod explain;
 mod insert;
 
@@ -20,7 +21,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::catalog::{Catalog, Hierarchy, TableName};
-use crate::keys::{analyze, KeyPredicate, TimeZoneRule};
+use crate::keys::{analyze, KeyPredicate, Param, Reading, TimeZoneRule};
 use crate::rewrite::Splicer;
 use crate::text::contains_ci;
 
@@ -33,6 +34,18 @@ pub struct SessionView<'a> {
     pub user: &'a str,
     /// The session's TimeZone.
     pub tz: TimeZoneRule,
+    /// The parameters of the Bind being routed (empty for a simple query).
+    pub params: &'a [Param<'a>],
+}
+
+impl SessionView<'_> {
+    /// How the statement's constants and parameters are read.
+    pub fn reading(&self) -> Reading<'_> {
+        Reading {
+            tz: self.tz,
+            params: self.params,
+        }
+    }
 }
 
 /// Splits a `search_path` setting into schema names (quoted names kept
@@ -167,22 +180,46 @@ pub enum Route {
     },
 }
 
-/// Routes one query string.
-pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
-    // Fast path: no parent's name appears in the text at all.
-    if !catalog
+/// True when no parent's name appears in the text: nothing to route, no
+/// need to parse.
+pub fn names_no_parent(sql: &str, catalog: &Catalog) -> bool {
+    !catalog
         .hierarchies
         .keys()
         .any(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
-    {
+}
+
+/// A statement text parsed once, reused for every routing of it (each Bind
+/// of a prepared statement).
+#[derive(Debug)]
+pub struct Parsed(Result<Statement, PassReason>);
+
+impl Parsed {
+    /// Parses `sql`; anything but exactly one statement is remembered as the
+    /// reason it passes through.
+    pub fn new(sql: &str) -> Parsed {
+        Parsed(match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+            Ok(mut statements) if statements.len() == 1 => statements.pop().ok_or(PassReason::ParseError),
+            Ok(_) => Err(PassReason::MultipleStatements),
+            Err(_) => Err(PassReason::ParseError),
+        })
+    }
+}
+
+/// Routes one query string.
+pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
+    // Fast path: no parent's name appears in the text at all.
+    if names_no_parent(sql, catalog) {
         return Route::Passthrough(PassReason::NoParent);
     }
-    let statements = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+    route_parsed(sql, &Parsed::new(sql), catalog, session)
+}
+
+/// Routes a statement parsed earlier from `sql`.
+pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &SessionView) -> Route {
+    let statement = match &parsed.0 {
         Ok(s) => s,
-        Err(_) => return Route::Passthrough(PassReason::ParseError),
-    };
-    let [statement] = statements.as_slice() else {
-        return Route::Passthrough(PassReason::MultipleStatements);
+        Err(reason) => return Route::Passthrough(*reason),
     };
     let mut w = Walker {
         catalog,
@@ -447,7 +484,7 @@ impl<'c, 'q> Walker<'c, 'q> {
             return None;
         }
         let quals = vec![Self::visible_name(occ)?];
-        let col = key.column(&quals, self.session.tz);
+        let col = key.column(&quals, self.session.reading());
         let mut p = KeyPredicate::any();
         for e in &occ.on {
             p = p.and(analyze(e, &col));

@@ -69,6 +69,7 @@ fn run(sql: &str, parent_rows: bool) -> Route {
         search_path: &path,
         user: "app",
         tz: TimeZoneRule::Utc,
+        params: &[],
     };
     let route = route(sql, &catalog(parent_rows), &session);
     if let Route::Rewrite { sql: out, .. } = &route {
@@ -364,6 +365,7 @@ fn session_time_zone_reads_local_literals() {
         search_path: &path,
         user: "app",
         tz: tokyo,
+        params: &[],
     };
     // 2024-02-01 08:00 in Tokyo is still January in UTC.
     let Route::Rewrite { sql, .. } = route(
@@ -382,6 +384,7 @@ fn run_on(sql: &str, catalog: &Catalog) -> Route {
         search_path: &path,
         user: "app",
         tz: TimeZoneRule::Utc,
+        params: &[],
     };
     route(sql, catalog, &session)
 }

@@ -6,6 +6,7 @@ mod auth;
 mod basic;
 mod catalog;
 mod differential;
+mod extended;
 mod failures;
 mod malformed;
 mod pooling;
