@@ -521,6 +521,12 @@ async fn random_statements_match_postgres() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(3000);
+    // DIFF_CHECK_EVERY=1 compares the statement's table after every statement
+    // (to find the first one that makes the databases differ).
+    let check_every: usize = std::env::var("DIFF_CHECK_EVERY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     eprintln!("differential test: seed {seed} (replay with DIFF_SEED={seed}), {total} statements");
 
     let cluster = Cluster::shared();
@@ -557,6 +563,14 @@ async fn random_statements_match_postgres() {
     for c in [&direct, &proxied] {
         c.batch_execute("SET TimeZone = 'America/New_York'").await.unwrap();
     }
+    // Answers must come from scanning every partition: PostgreSQL 15's own
+    // pruning drops a DEFAULT partition it must read for
+    // `(k = a OR k <= b) AND k IS NOT NULL` (found by this test on 15.18),
+    // while the proxy keeps it. Off on both sides, so statements the proxy
+    // passes through are answered correctly too.
+    for c in [&direct, &proxied] {
+        c.batch_execute("SET enable_partition_pruning = off").await.unwrap();
+    }
 
     let tables = tables();
     let weights: Vec<u32> = tables.iter().map(|t| t.weight).collect();
@@ -588,10 +602,25 @@ async fn random_statements_match_postgres() {
         if matches!(want, Outcome::Error(_)) {
             errors += 1;
         }
-        assert!(
-            same,
-            "seed {seed}, statement {n}: {sql}\nrouting: {decision}\ndirect: {want:?}\nproxy:  {got:?}"
-        );
+        if !same {
+            // What the rewrite gives when run straight on the direct copy.
+            let rewritten = match &explained {
+                Outcome::Rows(r, _) => r.first().and_then(|r| r.get(3).cloned().flatten()).unwrap_or_default(),
+                Outcome::Error(_) => String::new(),
+            };
+            let replay = outcome(&direct, &rewritten, ordered).await;
+            panic!(
+                "seed {seed}, statement {n}: {sql}\nrouting: {explained:?}\ndirect: {want:?}\nproxy:  {got:?}\nrewrite run directly: {replay:?}"
+            );
+        }
+        if check_every > 0 && n % check_every == check_every - 1 {
+            let (w, g) = (contents(&direct, t).await, contents(&proxied, t).await);
+            assert!(
+                w == g,
+                "seed {seed}, after statement {n} ({sql}): contents of {} differ:\ndirect {w:?}\nproxy  {g:?}",
+                t.name
+            );
+        }
         if n % 500 == 499 || n + 1 == total {
             for t in &tables {
                 let (w, g) = (contents(&direct, t).await, contents(&proxied, t).await);
