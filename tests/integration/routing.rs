@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
-use crate::support::{self, sqlstate, Cluster, ProxySettings, TestProxy};
+use crate::support::{self, rows, sqlstate, Cluster, ProxySettings, TestProxy};
 
 const SCHEMA: &str = r#"
 CREATE TABLE logs (id bigint NOT NULL, created_at timestamptz NOT NULL, message text);
@@ -55,20 +55,6 @@ async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client, Client) {
         .await
         .unwrap();
     (p, direct, proxied)
-}
-
-/// Rows of a simple query as text, plus the last command tag's row count.
-async fn rows(c: &Client, sql: &str) -> (Vec<Vec<Option<String>>>, Option<u64>) {
-    let mut out = Vec::new();
-    let mut count = None;
-    for m in c.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")) {
-        match m {
-            SimpleQueryMessage::Row(r) => out.push((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
-            SimpleQueryMessage::CommandComplete(n) => count = Some(n),
-            _ => {}
-        }
-    }
-    (out, count)
 }
 
 async fn explain(c: &Client, sql: &str) -> Vec<Vec<Option<String>>> {

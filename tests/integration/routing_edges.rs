@@ -2,9 +2,9 @@
 //! children, defaults, configured table rules, NULL keys, bound values,
 //! non-UTC literals, quoted names and schemas.
 
-use tokio_postgres::{Client, SimpleQueryMessage};
+use tokio_postgres::Client;
 
-use crate::support::{self, sqlstate, Cluster, ProxySettings, TestProxy};
+use crate::support::{self, rows, sqlstate, Cluster, ProxySettings, TestProxy};
 
 const SCHEMA: &str = r#"
 CREATE TABLE logs (id bigint NOT NULL, created_at timestamptz NOT NULL, message text);
@@ -72,19 +72,6 @@ async fn setup(db: &str) -> (TestProxy, Client, Client) {
 }
 
 type Rows = Vec<Vec<Option<String>>>;
-
-async fn rows(c: &Client, sql: &str) -> (Rows, Option<u64>) {
-    let mut out = Vec::new();
-    let mut count = None;
-    for m in c.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")) {
-        match m {
-            SimpleQueryMessage::Row(r) => out.push((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
-            SimpleQueryMessage::CommandComplete(n) => count = Some(n),
-            _ => {}
-        }
-    }
-    (out, count)
-}
 
 /// The children EXPLAIN ROUTE reports for the first parent occurrence.
 async fn children(c: &Client, sql: &str) -> String {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use partproxy::localpg::{self, ClusterOptions, LocalCluster};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
 /// The superuser's password on every test cluster.
 pub const PASSWORD: &str = "secret";
@@ -309,4 +309,19 @@ pub async fn ensure_role(admin: &Client, name: &str, password: &str) {
         "DO $$ BEGIN CREATE ROLE {name} LOGIN PASSWORD '{password}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
     );
     admin.batch_execute(&sql).await.expect("create role");
+}
+
+/// Rows of a simple query as text, plus the last command tag's row count;
+/// panics (naming the statement) on an error.
+pub async fn rows(c: &Client, sql: &str) -> (Vec<Vec<Option<String>>>, Option<u64>) {
+    let mut out = Vec::new();
+    let mut count = None;
+    for m in c.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e:?}")) {
+        match m {
+            SimpleQueryMessage::Row(r) => out.push((0..r.len()).map(|i| r.get(i).map(str::to_owned)).collect()),
+            SimpleQueryMessage::CommandComplete(n) => count = Some(n),
+            _ => {}
+        }
+    }
+    (out, count)
 }
