@@ -98,12 +98,23 @@ fn lit(t: DateTime<Utc>) -> String {
     format!("'{}'", t.format("%Y-%m-%d %H:%M:%S+00"))
 }
 
-/// One kind of statement in the workload: the same texts go both ways,
-/// except that writes use their own id range on each side.
+/// One kind of statement in the workload: each entry is the text sent
+/// directly and the text sent through the proxy — the same, except that
+/// writes use their own id range on each side.
 struct Kind {
     name: &'static str,
     reads: bool,
-    statements: Vec<Box<dyn Fn(i64) -> String>>,
+    statements: Vec<[String; 2]>,
+}
+
+/// The same statement for both sides.
+fn same(sql: String) -> [String; 2] {
+    [sql.clone(), sql]
+}
+
+/// A write for both sides, given each side's id base.
+fn per_side(f: impl Fn(i64) -> String) -> [String; 2] {
+    [f(DIRECT_IDS), f(PROXY_IDS)]
 }
 
 fn workload(n: usize, seeded: u32, rng: &mut StdRng) -> Vec<Kind> {
@@ -118,39 +129,31 @@ fn workload(n: usize, seeded: u32, rng: &mut StdRng) -> Vec<Kind> {
     for i in 0..n as i64 {
         let g = rng.gen_range(1..=span);
         let at = lit(seeded_at(g));
-        point.push(
-            Box::new(move |_: i64| format!("SELECT id, level, message FROM logs WHERE created_at = {at}"))
-                as Box<dyn Fn(i64) -> String>,
-        );
+        point.push(same(format!(
+            "SELECT id, level, message FROM logs WHERE created_at = {at}"
+        )));
         let day = seeded_at(rng.gen_range(0..span)).date_naive();
-        range.push(Box::new(move |_: i64| {
+        range.push(same(format!(
+            "SELECT count(*), max(id) FROM logs WHERE created_at >= '{day}' AND created_at < '{}'",
+            day + chrono::Duration::days(1)
+        )));
+        let t = lit(seeded_at(0) + chrono::Duration::seconds(rng.gen_range(0..max_secs)));
+        one.push(per_side(|base| {
             format!(
-                "SELECT count(*), max(id) FROM logs WHERE created_at >= '{day}' AND created_at < '{}'",
-                day + chrono::Duration::days(1)
-            )
-        }) as Box<dyn Fn(i64) -> String>);
-        let t = seeded_at(0) + chrono::Duration::seconds(rng.gen_range(0..max_secs));
-        let (t1, t2) = (lit(t), lit(t));
-        one.push(Box::new(move |base: i64| {
-            format!(
-                "INSERT INTO logs (id, created_at, message) VALUES ({}, {t1}, 'one row')",
+                "INSERT INTO logs (id, created_at, message) VALUES ({}, {t}, 'one row')",
                 base + i
             )
-        }) as Box<dyn Fn(i64) -> String>);
-        update.push(Box::new(move |_: i64| {
-            format!(
-                "UPDATE logs SET level = 'warn' WHERE created_at = {at2} AND id = {g}",
-                at2 = lit(seeded_at(g))
-            )
-        }) as Box<dyn Fn(i64) -> String>);
-        delete.push(
-            Box::new(move |base: i64| format!("DELETE FROM logs WHERE created_at = {t2} AND id = {}", base + i))
-                as Box<dyn Fn(i64) -> String>,
-        );
+        }));
+        update.push(same(format!(
+            "UPDATE logs SET level = 'warn' WHERE created_at = {at} AND id = {g}"
+        )));
+        delete.push(per_side(|base| {
+            format!("DELETE FROM logs WHERE created_at = {t} AND id = {}", base + i)
+        }));
         // 100 rows over about three months.
         let start = rng.gen_range(0..(max_secs - 90 * 86_400).max(1));
         let rows: Vec<i64> = (0..100).map(|_| start + rng.gen_range(0..90 * 86_400)).collect();
-        hundred.push(Box::new(move |base: i64| {
+        hundred.push(per_side(|base| {
             let values: Vec<String> = rows
                 .iter()
                 .enumerate()
@@ -166,7 +169,7 @@ fn workload(n: usize, seeded: u32, rng: &mut StdRng) -> Vec<Kind> {
                 "INSERT INTO logs (id, created_at, message) VALUES {}",
                 values.join(", ")
             )
-        }) as Box<dyn Fn(i64) -> String>);
+        }));
     }
     vec![
         Kind {
@@ -331,7 +334,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     let mut all_same = true;
     let mut failures = 0usize;
     for kind in &kinds {
-        let sample = kind.statements.first().map(|f| f(PROXY_IDS)).unwrap_or_default();
+        let sample = kind.statements.first().map(|[_, p]| p.clone()).unwrap_or_default();
         let explained = timed(&proxied, &format!("EXPLAIN ROUTE {sample}")).await?.1;
         let route = explained
             .first()
@@ -341,10 +344,9 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
             })
             .unwrap_or_default();
         let (mut t_direct, mut t_proxy) = (Duration::ZERO, Duration::ZERO);
-        for f in &kind.statements {
-            // Alternate which side goes first so neither always finds warm caches.
-            let a = timed(&direct, &f(DIRECT_IDS)).await;
-            let b = timed(&proxied, &f(PROXY_IDS)).await;
+        for [to_direct, to_proxy] in &kind.statements {
+            let a = timed(&direct, to_direct).await;
+            let b = timed(&proxied, to_proxy).await;
             match (a, b) {
                 (Ok((da, ra, ta)), Ok((db, rb, tb))) => {
                     t_direct += da;

@@ -308,13 +308,7 @@ fn inheritance_children(
             if key.is_some() && domain.is_none() {
                 tracing::info!(child = %rel.name, "no constraint on the key: this child is never skipped");
             }
-            Some(Child {
-                table: rel.name.clone(),
-                domain,
-                has_children: parents.contains(oid),
-                same_columns: same_columns(columns.get(oid), pcols),
-                same_defaults: same_defaults(columns.get(oid), pcols),
-            })
+            Some(make_child(*oid, rel, domain, pcols, columns, parents))
         })
         .collect();
     (key, children)
@@ -352,13 +346,26 @@ fn declarative_children(
             };
             // A default partition whose siblings could not all be read holds anything.
             let domain = domain.filter(|d| !(d.values == KeySet::all() && d.null == Truth::ANY));
-            Some(Child {
-                table: rel.name.clone(),
-                domain,
-                has_children: parents.contains(oid),
-                same_columns: same_columns(columns.get(oid), pcols),
-                same_defaults: same_defaults(columns.get(oid), pcols),
-            })
+            Some(make_child(*oid, rel, domain, pcols, columns, parents))
         })
         .collect()
+}
+
+/// A child with its domain and how its columns compare with the parent's.
+fn make_child(
+    oid: u32,
+    rel: &Relation,
+    domain: Option<KeyPredicate>,
+    pcols: &[Column],
+    columns: &HashMap<u32, Vec<Column>>,
+    parents: &HashSet<u32>,
+) -> Child {
+    let own = columns.get(&oid);
+    Child {
+        table: rel.name.clone(),
+        domain,
+        has_children: parents.contains(&oid),
+        same_columns: same_columns(own, pcols),
+        same_defaults: same_defaults(own, pcols),
+    }
 }

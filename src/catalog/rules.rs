@@ -29,9 +29,16 @@ pub struct TableRule {
 }
 
 impl TableRule {
-    /// Reads `schema.table`, `table` or quoted parts into a table name.
+    /// Reads `schema.table`, `table` or quoted parts into a table name
+    /// (unquoted parts fold to lower case, as PostgreSQL folds them).
     pub fn parse_parent(text: &str) -> Option<TableName> {
-        let parts = split_name(text)?;
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let mut parser = sqlparser::parser::Parser::new(&dialect).try_with_sql(text).ok()?;
+        let name = parser.parse_object_name(false).ok()?;
+        if parser.peek_token().token != sqlparser::tokenizer::Token::EOF {
+            return None;
+        }
+        let parts = crate::router::name_parts(&name)?;
         match parts.as_slice() {
             [name] => Some(TableName {
                 schema: "public".into(),
@@ -42,45 +49,6 @@ impl TableRule {
                 name: name.clone(),
             }),
             _ => None,
-        }
-    }
-}
-
-/// Splits a dotted name; unquoted parts fold to lower case, as PostgreSQL does.
-fn split_name(text: &str) -> Option<Vec<String>> {
-    let mut parts = Vec::new();
-    let mut chars = text.trim().chars().peekable();
-    loop {
-        let mut part = String::new();
-        if chars.peek() == Some(&'"') {
-            chars.next();
-            loop {
-                match chars.next()? {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        part.push('"');
-                    }
-                    '"' => break,
-                    c => part.push(c),
-                }
-            }
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == '.' {
-                    break;
-                }
-                part.extend(c.to_lowercase());
-                chars.next();
-            }
-        }
-        if part.is_empty() {
-            return None;
-        }
-        parts.push(part);
-        match chars.next() {
-            None => return Some(parts),
-            Some('.') => {}
-            Some(_) => return None,
         }
     }
 }

@@ -574,9 +574,9 @@ impl Session {
             .catalog
             .as_ref()
             .is_some_and(|live| !router::names_no_parent(parse.query, &live.snapshot()));
-        let types = protocol::decode_param_types(parse.rest);
+        let types = names_parent.then(|| protocol::decode_param_types(parse.rest)).flatten();
         match types {
-            Some(types) if names_parent => {
+            Some(types) => {
                 let stmt = RoutableStatement {
                     sql: parse.query.into(),
                     rest: Bytes::copy_from_slice(parse.rest),

@@ -278,6 +278,12 @@ fn unquote_str(s: &str) -> String {
 }
 
 /// An identifier as PostgreSQL stores it: quoted as written, else lower case.
+/// The parts of a dotted name as PostgreSQL reads them (unquoted ones folded
+/// to lower case).
+pub fn name_parts(name: &ObjectName) -> Option<Vec<String>> {
+    Some(parts(name)?.into_iter().map(normalize).collect())
+}
+
 fn normalize(id: &Ident) -> String {
     match id.quote_style {
         Some(_) => id.value.clone(),

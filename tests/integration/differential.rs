@@ -549,11 +549,7 @@ async fn random_statements_match_postgres() {
         cluster,
         ProxySettings {
             mode: "transaction",
-            extra: format!(
-                "\n[[databases]]\nname = \"diff_proxy\"\nport = {}\nuser = \"postgres\"\npassword = \"{}\"\n",
-                cluster.port,
-                support::PASSWORD
-            ),
+            extra: support::database_config(cluster, "diff_proxy"),
             ..Default::default()
         },
     );

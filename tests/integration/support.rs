@@ -285,6 +285,12 @@ impl Drop for TestProxy {
 pub fn fresh_database(cluster: &Cluster, name: &str) -> String {
     cluster.psql_admin(&format!("DROP DATABASE IF EXISTS {name}"));
     cluster.psql_admin(&format!("CREATE DATABASE {name}"));
+    database_config(cluster, name)
+}
+
+/// A `[[databases]]` entry for database `name`, logging in as the superuser
+/// (so the proxy reads its catalog).
+pub fn database_config(cluster: &Cluster, name: &str) -> String {
     format!(
         "\n[[databases]]\nname = \"{name}\"\nport = {}\nuser = \"postgres\"\npassword = \"{PASSWORD}\"\n",
         cluster.port
