@@ -59,7 +59,20 @@ async fn terminated_backend_gives_an_error_and_the_client_goes_on() {
     c.batch_execute("BEGIN").await.unwrap();
     let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
     admin.execute("SELECT pg_terminate_backend($1)", &[&pid]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until the backend has really exited (slow when the machine is busy).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive: i64 = admin
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", &[&pid])
+            .await
+            .unwrap()
+            .get(0);
+        if alive == 0 || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(c.query_one("SELECT 1", &[]).await.is_err());
     // The broken connection was discarded; the client keeps working.
     let v: i32 = c.query_one("SELECT 5", &[]).await.unwrap().get(0);
