@@ -22,7 +22,10 @@ use crate::keys::{Param, TimeZoneRule};
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
 use crate::router::{self, Route, SessionView};
-use crate::text::contains_ci;
+use crate::text::{contains_ci, transaction_end, TransactionEnd};
+
+mod lost;
+use lost::LostTransaction;
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -30,6 +33,11 @@ const HIGH_WATER: usize = 1 << 20;
 const MAX_PREPARED_PER_SERVER: usize = 2000;
 /// Reads every setting the client's session changed, to carry it to the next server.
 const CAPTURE_SETTINGS: &str = "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
+
+/// Whether the server's answer to this ends with ReadyForQuery.
+fn ends_unit(e: &Expect) -> bool {
+    matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert(_))
+}
 
 /// What the server will answer next, in order, for messages already sent.
 #[derive(Debug)]
@@ -204,11 +212,15 @@ pub struct Session {
     discard_on_release: bool,
     /// The server sent FATAL (code, message) and is about to close.
     server_dying: Option<(String, String)>,
+    /// A simple-query COMMIT/ROLLBACK of the client's transaction is in flight.
+    ending: Option<TransactionEnd>,
     /// A failure to report at the client's next statement: its server died
     /// while it was idle inside a transaction (or session).
     pending_error: Option<(String, String)>,
     /// Dropping extended-protocol messages up to Sync after reporting an error.
     skip_to_sync: bool,
+    /// Transaction-ending statements prepared while the transaction was lost.
+    lost: LostTransaction,
     /// The server is in copy-in mode, where it ignores Sync and Flush.
     in_copy_in: bool,
     shutdown: watch::Receiver<bool>,
@@ -261,8 +273,10 @@ impl Session {
             capture_settings: false,
             discard_on_release: false,
             server_dying: None,
+            ending: None,
             pending_error: None,
             skip_to_sync: false,
+            lost: LostTransaction::default(),
             in_copy_in: false,
             shutdown: proxy.shutdown_signal(),
             closing: false,
@@ -409,7 +423,11 @@ impl Session {
 
     /// Between transactions with nothing outstanding.
     fn is_idle(&self) -> bool {
-        self.expect.is_empty() && self.status == b'I' && self.to_server.is_empty() && !self.in_copy_in
+        // A lost transaction holds nothing: shutdown need not wait for its end.
+        self.expect.is_empty()
+            && (self.status == b'I' || self.server.is_none())
+            && self.to_server.is_empty()
+            && !self.in_copy_in
     }
 
     fn renames_statements(&self) -> bool {
@@ -433,10 +451,8 @@ impl Session {
     }
 
     async fn on_client_frame(&mut self, frame: Frame) -> Result<(), End> {
-        if self.skip_to_sync || self.pending_error.is_some() {
-            if let Some(done) = self.report_pending(&frame) {
-                return done;
-            }
+        if let Some(done) = self.answer_without_server(&frame) {
+            return done;
         }
         match frame.tag {
             b'Q' => {
@@ -447,6 +463,9 @@ impl Session {
                 self.ensure_server().await?;
                 if self.mode == PoolMode::Transaction {
                     self.scan_sql(frame.body());
+                }
+                if self.status != b'I' {
+                    self.ending = protocol::decode_query(frame.body()).and_then(transaction_end);
                 }
                 let (routed, expect) = self.route_simple(&frame);
                 self.send(expect, &routed);
@@ -498,31 +517,6 @@ impl Session {
             }
         }
         Ok(())
-    }
-
-    /// Reports a lost server at the client's next statement. Returns `None`
-    /// when the frame should be handled normally.
-    fn report_pending(&mut self, frame: &Frame) -> Option<Result<(), End>> {
-        match frame.tag {
-            b'X' => None,
-            b'H' | b'd' | b'c' | b'f' => Some(Ok(())),
-            b'S' if self.skip_to_sync => {
-                self.skip_to_sync = false;
-                protocol::put_ready_for_query(&mut self.to_client, b'I');
-                Some(Ok(()))
-            }
-            _ if self.skip_to_sync => Some(Ok(())),
-            tag => {
-                let (code, msg) = self.pending_error.take()?;
-                protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
-                if matches!(tag, b'Q' | b'F' | b'S') {
-                    protocol::put_ready_for_query(&mut self.to_client, b'I');
-                } else {
-                    self.skip_to_sync = true;
-                }
-                Some(Ok(()))
-            }
-        }
     }
 
     fn send(&mut self, expect: Expect, bytes: &[u8]) {
@@ -924,6 +918,7 @@ impl Session {
                     b'G' => self.enter_copy_in(),
                     b'Z' => {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
+                        self.ending = None;
                         tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
                     }
                     b'C' => {
@@ -945,13 +940,10 @@ impl Session {
     fn on_server_error(&mut self, frame: Frame) -> Result<(), End> {
         let fields = protocol::decode_error(frame.body());
         if matches!(fields.severity.as_str(), "FATAL" | "PANIC") {
-            // The server is about to close. The client keeps its connection to
-            // the proxy, so report this as a statement error, now if it is
-            // waiting, else at its next statement.
-            if !self.expect.is_empty() {
-                protocol::put_error(&mut self.to_client, Severity::Error, &fields.code, &fields.message);
-            }
+            // The server is about to close: drop it now. The client keeps its
+            // connection to the proxy, so this is reported as a statement error.
             self.server_dying = Some((fields.code, fields.message));
+            self.server_lost("server sent FATAL");
             return Ok(());
         }
         self.to_client.extend_from_slice(&frame.bytes);
@@ -1017,30 +1009,63 @@ impl Session {
             return;
         };
         self.cancel.slot.set(None);
-        let dying = self.server_dying.take();
-        let (code, msg) = dying.clone().unwrap_or_else(|| {
+        let (code, msg) = self.server_dying.take().unwrap_or_else(|| {
             (
                 "08006".to_owned(),
                 format!("partproxy: lost the server connection: {why}"),
             )
         });
-        if !self.expect.is_empty() {
-            if dying.is_none() {
+        // Inside a transaction block the client's work is gone with the server:
+        // the session answers as a failed transaction until the client ends it.
+        let mut status = if self.status == b'I' { b'I' } else { b'E' };
+        let ending = self.ending.take();
+        let units = self.expect.iter().filter(|e| ends_unit(e)).count();
+        if units == 1 && ending.is_some() && self.expect.back().is_some_and(ends_unit) {
+            // The client was ending its transaction, so it is over either way:
+            // a ROLLBACK has its wish; a COMMIT gets the error (its outcome
+            // is unknown to the proxy, exactly as on a direct connection).
+            status = b'I';
+            if ending == Some(TransactionEnd::Rollback) {
+                protocol::put_command_complete(&mut self.to_client, "ROLLBACK");
+            } else {
                 protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
             }
-            if self
-                .expect
-                .iter()
-                .any(|e| matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert(_)))
-            {
-                protocol::put_ready_for_query(&mut self.to_client, b'I');
+            protocol::put_ready_for_query(&mut self.to_client, status);
+        } else if !self.expect.is_empty() {
+            protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
+            // Every pipelined query or Sync still waits for its ReadyForQuery;
+            // those after the first never ran.
+            let not_run = if status == b'E' {
+                lost::ABORTED
+            } else {
+                (
+                    "08006",
+                    "partproxy: lost the server connection before this statement ran",
+                )
+            };
+            for unit in 0..units {
+                if unit > 0 {
+                    protocol::put_error(&mut self.to_client, Severity::Error, not_run.0, not_run.1);
+                }
+                protocol::put_ready_for_query(&mut self.to_client, status);
             }
-        } else if self.status != b'I' || self.mode == PoolMode::Session {
-            self.pending_error = Some((code, msg));
+            // Messages sent since the last Sync: the client's Sync is still to
+            // come, and nothing before it may run on the next server.
+            if !self.expect.back().is_some_and(ends_unit) {
+                if units > 0 {
+                    protocol::put_error(&mut self.to_client, Severity::Error, not_run.0, not_run.1);
+                }
+                self.skip_to_sync = true;
+            }
+        } else if status != b'I' || self.mode == PoolMode::Session {
+            self.pending_error = Some((code.clone(), msg.clone()));
+        }
+        if status == b'E' {
+            self.lose_transaction((code, msg));
         }
         self.expect.clear();
         self.to_server.clear();
-        self.status = b'I';
+        self.status = status;
         self.in_copy_in = false;
     }
 

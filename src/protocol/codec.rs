@@ -144,6 +144,12 @@ pub fn decode_query(body: &[u8]) -> Option<&str> {
     read_cstr(body, &mut pos)
 }
 
+/// The portal name of an Execute body (the row limit follows it).
+pub fn decode_execute(body: &[u8]) -> Option<&str> {
+    let mut pos = 0;
+    read_cstr(body, &mut pos)
+}
+
 /// Name and value of a ParameterStatus body.
 pub fn decode_parameter_status(body: &[u8]) -> Option<(&str, &str)> {
     let mut pos = 0;
