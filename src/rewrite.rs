@@ -2,7 +2,8 @@
 //! everything the router does not touch stays byte for byte as the client
 //! wrote it (quoting, comments, formatting, literals).
 
-use sqlparser::tokenizer::{Location, Span};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Location, Span, Token, Tokenizer};
 
 /// Collects non-overlapping edits on one SQL text and applies them.
 #[derive(Debug)]
@@ -90,9 +91,56 @@ impl<'a> Splicer<'a> {
     }
 }
 
+/// Renumbers the `$n` parameters of one statement of a split so they run
+/// from `$1` in order of first appearance. Returns the new text and, for
+/// each new parameter, the zero-based index of the original one it takes its
+/// value (and declared type) from. `None` if the text does not tokenize.
+pub fn renumber_params(sql: &str) -> Option<(String, Vec<usize>)> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    let mut splicer = Splicer::new(sql);
+    let mut picks: Vec<usize> = Vec::new();
+    for t in &tokens {
+        let Token::Placeholder(p) = &t.token else {
+            continue;
+        };
+        let Some(n) = p.strip_prefix('$').and_then(|d| d.parse::<usize>().ok()) else {
+            continue;
+        };
+        let original = n.checked_sub(1)?;
+        let new = match picks.iter().position(|&o| o == original) {
+            Some(i) => i + 1,
+            None => {
+                picks.push(original);
+                picks.len()
+            }
+        };
+        if new != n {
+            splicer.replace(t.span, format!("${new}"))?;
+        }
+    }
+    Some((splicer.finish()?, picks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renumbers_parameters_in_order_of_appearance() {
+        let (sql, picks) =
+            renumber_params("INSERT INTO c AS p (a, b) VALUES ($3, $4), ($7, '$9') RETURNING $3 || $1").unwrap();
+        assert_eq!(
+            sql,
+            "INSERT INTO c AS p (a, b) VALUES ($1, $2), ($3, '$9') RETURNING $1 || $4"
+        );
+        assert_eq!(picks, vec![2, 3, 6, 0]);
+        let (sql, picks) = renumber_params("SELECT $1, $$ $2 $$").unwrap();
+        assert_eq!(sql, "SELECT $1, $$ $2 $$");
+        assert_eq!(picks, vec![0]);
+        assert!(renumber_params("SELECT $0").is_none());
+    }
 
     fn span(l1: u64, c1: u64, l2: u64, c2: u64) -> Span {
         Span::new(Location::new(l1, c1), Location::new(l2, c2))

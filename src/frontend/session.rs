@@ -18,14 +18,18 @@ use crate::cancel::{CancelKey, CancelTarget};
 use crate::catalog::live::LiveCatalog;
 use crate::catalog::Catalog;
 use crate::config::PoolMode;
-use crate::keys::{Param, TimeZoneRule};
+use crate::keys::TimeZoneRule;
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
 use crate::router::{self, Route, SessionView};
 use crate::text::{contains_ci, transaction_end, TransactionEnd};
 
 mod lost;
+mod merge;
+mod plans;
 use lost::LostTransaction;
+use merge::MergedInsert;
+use plans::{BindRoute, PortalPlan};
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -57,6 +61,11 @@ enum Expect {
     /// A routed INSERT split into one statement per child: their command
     /// tags are summed into one, or dropped if any statement fails.
     MergedInsert(Box<MergedInsert>),
+    /// The client's Execute of a split INSERT's portal, run as one
+    /// Bind/Execute/Close per part; replies merged as for `MergedInsert`.
+    SplitExecute(Box<MergedInsert>),
+    /// A reply to a message of the proxy's own that the client must not see.
+    Hidden(u8),
     /// A reply the proxy produces itself once everything before it was answered.
     Synthetic(Bytes),
     /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
@@ -66,7 +75,7 @@ enum Expect {
 
 impl Expect {
     fn forwards(&self) -> bool {
-        !matches!(self, Expect::Parse { forward: false, .. })
+        !matches!(self, Expect::Parse { forward: false, .. } | Expect::Hidden(_))
     }
 
     /// Whether a server message with `tag` completes this expectation.
@@ -78,84 +87,8 @@ impl Expect {
             Expect::Describe => tag == b'T' || tag == b'n',
             Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
             Expect::Sync | Expect::Query | Expect::MergedInsert(_) => tag == b'Z',
-            Expect::Synthetic(_) | Expect::CopyEnd => false,
-        }
-    }
-}
-
-/// The replies to a split INSERT being merged into what one INSERT gives.
-#[derive(Debug)]
-struct MergedInsert {
-    /// Per statement, the original VALUES positions of its rows.
-    order: Vec<Vec<usize>>,
-    /// Statements completed so far.
-    done: usize,
-    /// RETURNING rows of the current statement so far.
-    row_in_part: usize,
-    /// RETURNING rows put back at their original positions.
-    rows: Vec<Option<Bytes>>,
-    /// RETURNING rows that could not be placed (a trigger skipped rows), in arrival order.
-    unplaced: Vec<Bytes>,
-    described: bool,
-    total: u64,
-    failed: bool,
-}
-
-impl MergedInsert {
-    fn new(order: Vec<Vec<usize>>) -> MergedInsert {
-        MergedInsert {
-            order,
-            done: 0,
-            row_in_part: 0,
-            rows: Vec::new(),
-            unplaced: Vec::new(),
-            described: false,
-            total: 0,
-            failed: false,
-        }
-    }
-
-    /// Consumes one server frame; returns true when it must be forwarded.
-    /// At ReadyForQuery, writes the RETURNING rows in VALUES order and the
-    /// summed command tag first (unless a statement failed: then the
-    /// client sees only the error, as with one failing INSERT).
-    fn take(&mut self, frame: &Frame, to_client: &mut BytesMut) -> bool {
-        match frame.tag {
-            b'T' => !std::mem::replace(&mut self.described, true),
-            b'D' => {
-                let at = self.order.get(self.done).and_then(|o| o.get(self.row_in_part)).copied();
-                self.row_in_part += 1;
-                match at {
-                    Some(at) => {
-                        if self.rows.len() <= at {
-                            self.rows.resize(at + 1, None);
-                        }
-                        self.rows[at] = Some(frame.bytes.clone());
-                    }
-                    None => self.unplaced.push(frame.bytes.clone()),
-                }
-                false
-            }
-            b'C' => {
-                let n = protocol::decode_command_tag(frame.body())
-                    .and_then(|t| t.rsplit(' ').next())
-                    .and_then(|n| n.parse::<u64>().ok())
-                    .unwrap_or(0);
-                self.total += n;
-                self.done += 1;
-                self.row_in_part = 0;
-                false
-            }
-            b'Z' => {
-                if !self.failed {
-                    for row in self.rows.drain(..).flatten().chain(self.unplaced.drain(..)) {
-                        to_client.extend_from_slice(&row);
-                    }
-                    protocol::put_command_complete(to_client, &format!("INSERT 0 {}", self.total));
-                }
-                true
-            }
-            _ => true,
+            Expect::Hidden(t) => tag == *t,
+            Expect::SplitExecute(_) | Expect::Synthetic(_) | Expect::CopyEnd => false,
         }
     }
 }
@@ -221,6 +154,8 @@ pub struct Session {
     skip_to_sync: bool,
     /// Transaction-ending statements prepared while the transaction was lost.
     lost: LostTransaction,
+    /// Portals whose Execute runs something else than what was bound.
+    portal_plans: HashMap<String, PortalPlan>,
     /// The server is in copy-in mode, where it ignores Sync and Flush.
     in_copy_in: bool,
     shutdown: watch::Receiver<bool>,
@@ -277,6 +212,7 @@ impl Session {
             pending_error: None,
             skip_to_sync: false,
             lost: LostTransaction::default(),
+            portal_plans: HashMap::new(),
             in_copy_in: false,
             shutdown: proxy.shutdown_signal(),
             closing: false,
@@ -473,10 +409,7 @@ impl Session {
             b'P' => self.client_parse(frame).await?,
             b'B' => self.client_bind(frame).await?,
             b'D' => self.client_describe(frame).await?,
-            b'E' => {
-                self.ensure_server().await?;
-                self.send(Expect::Execute, &frame.bytes);
-            }
+            b'E' => self.client_execute(frame).await?,
             b'C' => self.client_close(frame).await?,
             b'S' if self.in_copy_in => self.to_server.extend_from_slice(&frame.bytes),
             b'S' => {
@@ -584,44 +517,6 @@ impl Session {
         }
     }
 
-    /// Routes a Bind by its parameter values: the proxy-named statement to bind
-    /// instead (prepared on the current server first if needed), or `None` to
-    /// bind the client's statement as it is.
-    fn route_bind(&mut self, bind: &protocol::BindMsg) -> Option<Arc<Statement>> {
-        let src = self.routable.get(bind.statement)?.clone();
-        let catalog = self.catalog.as_ref()?.snapshot();
-        let values = protocol::decode_bind_values(bind.rest)?;
-        let params: Vec<Param> = values
-            .iter()
-            .enumerate()
-            .map(|(i, (value, binary))| Param {
-                value: *value,
-                binary: *binary,
-                type_oid: src.types.get(i).copied().unwrap_or(0),
-            })
-            .collect();
-        let parsed = self.proxy.parse_cache.get(&src.sql);
-        let (path, tz) = self.routing_context();
-        let view = SessionView {
-            search_path: &path,
-            user: &self.user,
-            tz,
-            params: &params,
-        };
-        match router::route_parsed(&src.sql, &parsed, &catalog, &view) {
-            Route::Rewrite { sql, .. } => {
-                let stmt = self.proxy.statements.intern(&sql, &src.rest);
-                if !self.server_has(&stmt) {
-                    self.prepare_on_server(&stmt, false);
-                }
-                Some(stmt)
-            }
-            // A split INSERT or a refusal needs the simple protocol's
-            // multi-statement query; here the parent (its trigger) decides.
-            Route::Passthrough(_) | Route::SplitInsert { .. } | Route::Reject { .. } => None,
-        }
-    }
-
     /// The Query message to send for a client's simple query: the original,
     /// a rewrite naming only the children that can hold the rows, or a
     /// statement that makes the server raise the refusal (so the transaction
@@ -646,7 +541,10 @@ impl Session {
             Route::Rewrite { sql, .. } => (sql, Expect::Query),
             // One query string runs as one implicit transaction (or inside
             // the client's): the per-child INSERTs commit or fail together.
-            Route::SplitInsert { sql, rows, .. } => (sql, Expect::MergedInsert(Box::new(MergedInsert::new(rows)))),
+            Route::SplitInsert { statements, rows, .. } => (
+                router::join_statements(&statements),
+                Expect::MergedInsert(Box::new(MergedInsert::new(rows))),
+            ),
             Route::Reject { code, message } => (raise_sql(code, &message), Expect::Query),
         };
         let mut out = BytesMut::with_capacity(text.len() + 6);
@@ -757,9 +655,16 @@ impl Session {
             return Err(self.malformed("Bind"));
         };
         self.ensure_server().await?;
+        if !self.portal_plans.is_empty() {
+            self.portal_plans.remove(bind.portal);
+        }
         let target = match self.route_bind(&bind) {
-            Some(routed) => Some(routed),
-            None => self.map_statement(bind.statement),
+            BindRoute::Statement(stmt) => Some(stmt),
+            BindRoute::Plan(plan) => {
+                self.portal_plans.insert(bind.portal.to_owned(), plan);
+                self.map_statement(bind.statement)
+            }
+            BindRoute::AsIs => self.map_statement(bind.statement),
         };
         match target {
             Some(stmt) => {
@@ -795,6 +700,8 @@ impl Session {
         };
         if kind == b'S' {
             self.routable.remove(name);
+        } else {
+            self.portal_plans.remove(name);
         }
         if kind == b'S' && self.renames_statements() && !name.is_empty() {
             // The server keeps the shared statement for other clients.
@@ -904,6 +811,13 @@ impl Session {
                 self.to_client.extend_from_slice(&frame.bytes);
             }
             b'E' => self.on_server_error(frame)?,
+            _ if matches!(self.expect.front(), Some(Expect::SplitExecute(_))) => {
+                if let Some(Expect::SplitExecute(merge)) = self.expect.front_mut() {
+                    if merge.take_extended(&frame, &mut self.to_client) {
+                        self.expect.pop_front();
+                    }
+                }
+            }
             tag => {
                 if let Some(Expect::MergedInsert(merge)) = self.expect.front_mut() {
                     if !merge.take(&frame, &mut self.to_client) {
@@ -919,6 +833,10 @@ impl Session {
                     b'Z' => {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
                         self.ending = None;
+                        if self.status == b'I' && !self.portal_plans.is_empty() {
+                            // Every portal ends with its transaction.
+                            self.portal_plans.clear();
+                        }
                         tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
                     }
                     b'C' => {
@@ -1065,6 +983,7 @@ impl Session {
         }
         self.expect.clear();
         self.to_server.clear();
+        self.portal_plans.clear();
         self.status = status;
         self.in_copy_in = false;
     }

@@ -122,6 +122,60 @@ pub fn decode_bind_values(rest: &[u8]) -> Option<Vec<BindValue<'_>>> {
     Some(values)
 }
 
+/// A Bind's parameter section (`BindMsg::rest`) for a statement whose
+/// parameters are the original ones at `picks`: format codes and values
+/// taken from those positions, result formats kept. `None` when malformed
+/// or a pick is out of range.
+pub fn slice_bind_rest(rest: &[u8], picks: &[usize]) -> Option<Vec<u8>> {
+    let mut pos = 0;
+    let u16_at = |pos: &mut usize| -> Option<usize> {
+        let v = u16::from_be_bytes(rest.get(*pos..*pos + 2)?.try_into().ok()?);
+        *pos += 2;
+        Some(usize::from(v))
+    };
+    let nformats = u16_at(&mut pos)?;
+    let formats = rest.get(pos..pos + 2 * nformats)?;
+    pos += 2 * nformats;
+    let nvalues = u16_at(&mut pos)?;
+    let mut values: Vec<&[u8]> = Vec::with_capacity(nvalues);
+    for _ in 0..nvalues {
+        let len = i32::from_be_bytes(rest.get(pos..pos + 4)?.try_into().ok()?);
+        let end = pos + 4 + usize::try_from(len).unwrap_or(0);
+        values.push(rest.get(pos..end)?);
+        pos = end;
+    }
+    let result_formats = rest.get(pos..)?;
+    let count = u16::try_from(picks.len()).ok()?;
+    let mut out = Vec::with_capacity(rest.len());
+    match nformats {
+        0 | 1 => {
+            out.extend_from_slice(&rest[..2 + 2 * nformats]);
+        }
+        _ => {
+            out.extend_from_slice(&count.to_be_bytes());
+            for &p in picks {
+                out.extend_from_slice(formats.get(2 * p..2 * p + 2)?);
+            }
+        }
+    }
+    out.extend_from_slice(&count.to_be_bytes());
+    for &p in picks {
+        out.extend_from_slice(values.get(p)?);
+    }
+    out.extend_from_slice(result_formats);
+    Some(out)
+}
+
+/// A Parse's parameter-type section declaring `types`.
+pub fn param_types_section(types: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + 4 * types.len());
+    out.extend_from_slice(&u16::try_from(types.len()).unwrap_or(u16::MAX).to_be_bytes());
+    for t in types.iter().take(usize::from(u16::MAX)) {
+        out.extend_from_slice(&t.to_be_bytes());
+    }
+    out
+}
+
 /// The parameter type OIDs of a Parse (`ParseMsg::rest`).
 pub fn decode_param_types(rest: &[u8]) -> Option<Vec<u32>> {
     let n = usize::try_from(i16::from_be_bytes(rest.get(0..2)?.try_into().ok()?)).ok()?;
@@ -311,6 +365,14 @@ pub fn put_bind(buf: &mut BytesMut, portal: &str, statement: &str, rest: &[u8]) 
     finish(buf, at);
 }
 
+/// Appends an Execute of `portal` with no row limit.
+pub fn put_execute(buf: &mut BytesMut, portal: &str) {
+    let at = begin(buf, b'E');
+    put_cstr(buf, portal);
+    buf.put_i32(0);
+    finish(buf, at);
+}
+
 /// Appends a Describe (`D`) or Close (`C`) message.
 pub fn put_target(buf: &mut BytesMut, tag: u8, kind: u8, name: &str) {
     let at = begin(buf, tag);
@@ -417,6 +479,29 @@ mod tests {
         assert!(decode_bind_values(&[0, 2, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]).is_none());
         assert_eq!(decode_param_types(&[0, 2, 0, 0, 0, 23, 0, 0, 0, 0]), Some(vec![23, 0]));
         assert_eq!(decode_param_types(&[0, 1, 0]), None);
+    }
+
+    #[test]
+    fn slices_bind_parameters() {
+        // Per-value formats (text, binary, text), values "a", [9], NULL; one result format.
+        let rest = vec![
+            0, 3, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 1, b'a', 0, 0, 0, 1, 9, 0xff, 0xff, 0xff, 0xff, 0, 1, 0, 1,
+        ];
+        let sliced = slice_bind_rest(&rest, &[2, 1]).unwrap();
+        assert_eq!(
+            sliced,
+            vec![0, 2, 0, 0, 0, 1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 9, 0, 1, 0, 1]
+        );
+        let v = decode_bind_values(&sliced).unwrap();
+        assert_eq!(v, vec![(None, false), (Some(&[9u8][..]), true)]);
+        // One format code for all stays one code.
+        let rest = vec![0, 1, 0, 1, 0, 2, 0, 0, 0, 1, 7, 0, 0, 0, 1, 8, 0, 0];
+        assert_eq!(
+            slice_bind_rest(&rest, &[1]).unwrap(),
+            vec![0, 1, 0, 1, 0, 1, 0, 0, 0, 1, 8, 0, 0]
+        );
+        assert!(slice_bind_rest(&rest, &[2]).is_none());
+        assert_eq!(param_types_section(&[23, 0]), vec![0, 2, 0, 0, 0, 23, 0, 0, 0, 0]);
     }
 
     #[test]

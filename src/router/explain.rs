@@ -24,22 +24,10 @@ pub fn explain(route: &Route, original: &str) -> Vec<ExplainRow> {
             decision: format!("passthrough: {}", reason.as_str()),
             sql: original.to_owned(),
         }],
-        Route::Rewrite { sql, targets } | Route::SplitInsert { sql, targets, .. } => targets
-            .iter()
-            .map(|t| {
-                let mut names: Vec<String> = Vec::with_capacity(t.children.len() + 1);
-                if t.parent_included {
-                    names.push(format!("ONLY {}", t.parent.quoted()));
-                }
-                names.extend(t.children.iter().map(|c| c.quoted()));
-                ExplainRow {
-                    parent: Some(t.parent.quoted()),
-                    children: Some(names.join(", ")),
-                    decision: "rewrite".into(),
-                    sql: sql.clone(),
-                }
-            })
-            .collect(),
+        Route::Rewrite { sql, targets } => rewrite_rows(sql, targets),
+        Route::SplitInsert {
+            statements, targets, ..
+        } => rewrite_rows(&super::join_statements(statements), targets),
         Route::Reject { code, message } => vec![ExplainRow {
             parent: None,
             children: None,
@@ -47,4 +35,24 @@ pub fn explain(route: &Route, original: &str) -> Vec<ExplainRow> {
             sql: message.clone(),
         }],
     }
+}
+
+/// One row per parent occurrence of a rewritten statement.
+fn rewrite_rows(sql: &str, targets: &[super::TargetReport]) -> Vec<ExplainRow> {
+    targets
+        .iter()
+        .map(|t| {
+            let mut names: Vec<String> = Vec::with_capacity(t.children.len() + 1);
+            if t.parent_included {
+                names.push(format!("ONLY {}", t.parent.quoted()));
+            }
+            names.extend(t.children.iter().map(|c| c.quoted()));
+            ExplainRow {
+                parent: Some(t.parent.quoted()),
+                children: Some(names.join(", ")),
+                decision: "rewrite".into(),
+                sql: sql.to_owned(),
+            }
+        })
+        .collect()
 }

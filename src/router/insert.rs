@@ -196,7 +196,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
         };
     }
     Route::SplitInsert {
-        sql: statements.join(";\n"),
+        statements,
         rows: groups.into_iter().map(|(_, rows)| rows).collect(),
         targets,
     }

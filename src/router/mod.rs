@@ -160,11 +160,12 @@ pub enum Route {
         targets: Vec<TargetReport>,
     },
     /// An INSERT whose rows belong to several children: one INSERT per child,
-    /// to be sent together as one multi-statement query (so they commit or
-    /// fail together) and answered with one merged command tag.
+    /// to be run together (one multi-statement query, or several Executes
+    /// before one Sync) so they commit or fail together, and answered with
+    /// one merged command tag.
     SplitInsert {
-        /// The statements joined with `;`.
-        sql: String,
+        /// One INSERT per destination, without trailing semicolons.
+        statements: Vec<String>,
         /// For each statement, the positions its rows had in the original
         /// VALUES list (RETURNING rows are put back in that order).
         rows: Vec<Vec<usize>>,
@@ -178,6 +179,11 @@ pub enum Route {
         /// Message.
         message: String,
     },
+}
+
+/// A split INSERT's statements as one multi-statement query.
+pub fn join_statements(statements: &[String]) -> String {
+    statements.join(";\n")
 }
 
 /// True when no parent's name appears in the text: nothing to route, no

@@ -318,7 +318,12 @@ fn inserts() {
         "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2024-02-02'), (3, '2024-01-03')",
         false,
     ) {
-        Route::SplitInsert { sql, rows, targets } => {
+        Route::SplitInsert {
+            statements,
+            rows,
+            targets,
+        } => {
+            let sql = super::join_statements(&statements);
             assert_eq!(rows, vec![vec![0, 2], vec![1]]);
             assert_eq!(
                 sql,
@@ -438,7 +443,12 @@ fn unmatched_rows_follow_the_policy() {
         "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (2, '2031-01-01'), (3, NULL)",
         &to_parent,
     ) {
-        Route::SplitInsert { sql, rows, targets } => {
+        Route::SplitInsert {
+            statements,
+            rows,
+            targets,
+        } => {
+            let sql = super::join_statements(&statements);
             assert_eq!(
                 sql,
                 "INSERT INTO public.logs_2024_01 AS logs (id, created_at) VALUES (1, '2024-01-02');\n\

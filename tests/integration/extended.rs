@@ -190,3 +190,145 @@ async fn pipelined_binds_with_an_error_in_the_middle() {
         .get(0);
     assert_eq!(n, 2);
 }
+
+#[tokio::test]
+async fn multi_row_insert_with_parameters_is_split_per_child_atomically() {
+    let cluster = Cluster::shared();
+    let db = "extended_split";
+    let extra = support::fresh_database(cluster, db);
+    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
+        .await
+        .unwrap();
+    direct.batch_execute(&schema()).await.unwrap();
+    direct
+        .batch_execute("CREATE UNIQUE INDEX ON p_int4_lo (id)")
+        .await
+        .unwrap();
+    for mode in ["transaction", "session"] {
+        direct
+            .batch_execute("TRUNCATE p_int4; INSERT INTO p_int4 VALUES (1, 150, 'planted')")
+            .await
+            .unwrap();
+        let p = TestProxy::start(
+            cluster,
+            ProxySettings {
+                mode,
+                extra: format!("{extra}{}", rules()),
+                ..Default::default()
+            },
+        );
+        let proxied = support::connect(p.port, "postgres", support::PASSWORD, db)
+            .await
+            .unwrap();
+        let placed = || async {
+            direct
+                .query("SELECT id, tableoid::regclass::text FROM p_int4 ORDER BY id", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get::<_, i32>(0), r.get::<_, String>(1)))
+                .collect::<Vec<_>>()
+        };
+
+        // Three rows over two children, RETURNING in VALUES order, with a
+        // parameter outside VALUES (each part gets its own $1..$n).
+        let insert = proxied
+            .prepare("INSERT INTO p_int4 (id, k, note) VALUES ($1, $2, $3), ($4, $5, $6), ($7, $8, $9) RETURNING id, $10::text || note AS tagged")
+            .await
+            .unwrap();
+        // Describe answers for the original statement.
+        let names: Vec<&str> = insert.columns().iter().map(|c| c.name()).collect();
+        assert_eq!(names, ["id", "tagged"], "{mode}");
+        let rows = proxied
+            .query(
+                &insert,
+                &[&10i32, &150i32, &"a", &11i32, &50i32, &"b", &12i32, &160i32, &"c", &"#"],
+            )
+            .await
+            .unwrap();
+        let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(
+            got,
+            [(10, "#a".to_owned()), (11, "#b".to_owned()), (12, "#c".to_owned())],
+            "{mode}"
+        );
+        // Without RETURNING: one command tag with the total.
+        let plain = proxied
+            .prepare("INSERT INTO p_int4 (id, k, note) VALUES ($1, $2, 'x'), ($3, $4, 'y')")
+            .await
+            .unwrap();
+        let n = proxied
+            .execute(&plain, &[&13i32, &40i32, &14i32, &140i32])
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "{mode}");
+        // The unnamed statement and portal (typed query, no prepare round trip).
+        let n = proxied
+            .query_typed(
+                "INSERT INTO p_int4 (id, k) VALUES ($1, $2), ($3, $4)",
+                &[
+                    (&15i32, tokio_postgres::types::Type::INT4),
+                    (&105i32, tokio_postgres::types::Type::INT4),
+                    (&16i32, tokio_postgres::types::Type::INT4),
+                    (&5i32, tokio_postgres::types::Type::INT4),
+                ],
+            )
+            .await
+            .unwrap();
+        assert!(n.is_empty());
+        let hi = "p_int4_hi".to_owned();
+        let lo = "p_int4_lo".to_owned();
+        assert_eq!(
+            placed().await,
+            [
+                (1, "p_int4".to_owned()),
+                (10, hi.clone()),
+                (11, lo.clone()),
+                (12, hi.clone()),
+                (13, lo.clone()),
+                (14, hi.clone()),
+                (15, hi.clone()),
+                (16, lo.clone())
+            ],
+            "{mode}"
+        );
+
+        // A failing part (duplicate id in the low child) leaves nothing of
+        // the other part behind, outside and inside a transaction.
+        let e = proxied
+            .execute(&plain, &[&20i32, &150i32, &11i32, &50i32])
+            .await
+            .unwrap_err();
+        assert_eq!(support::sqlstate(&e), "23505", "{mode}");
+        proxied.batch_execute("BEGIN").await.unwrap();
+        let e = proxied
+            .execute(&plain, &[&21i32, &150i32, &11i32, &50i32])
+            .await
+            .unwrap_err();
+        assert_eq!(support::sqlstate(&e), "23505", "{mode}");
+        let e = proxied.query("SELECT 1", &[]).await.unwrap_err();
+        assert_eq!(support::sqlstate(&e), "25P02", "{mode}");
+        proxied.batch_execute("ROLLBACK").await.unwrap();
+
+        // A row no child accepts (NULL key) is refused; nothing lands in the parent.
+        let one = proxied
+            .prepare("INSERT INTO p_int4 (id, k) VALUES ($1, $2)")
+            .await
+            .unwrap();
+        let e = proxied.execute(&one, &[&30i32, &None::<i32>]).await.unwrap_err();
+        assert_eq!(support::sqlstate(&e), "23514", "{mode}: {e}");
+        assert!(support::message(&e).contains("p_int4"), "{mode}: {e}");
+
+        // Pipelined: two splits and a refusal before one round trip.
+        let (a, b, c) = futures_util::join!(
+            proxied.execute(&plain, &[&40i32, &1i32, &41i32, &101i32]),
+            proxied.execute(&one, &[&42i32, &None::<i32>]),
+            proxied.execute(&plain, &[&43i32, &2i32, &44i32, &102i32]),
+        );
+        assert_eq!(a.unwrap(), 2, "{mode}");
+        assert_eq!(support::sqlstate(&b.unwrap_err()), "23514", "{mode}");
+        assert_eq!(c.unwrap(), 2, "{mode}");
+        let after: Vec<i32> = placed().await.iter().map(|(id, _)| *id).collect();
+        assert_eq!(after, [1, 10, 11, 12, 13, 14, 15, 16, 40, 41, 43, 44], "{mode}");
+    }
+}

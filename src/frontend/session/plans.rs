@@ -1,0 +1,182 @@
+//! Routing each Bind of a prepared statement that names a parent, and what
+//! the client's Execute of the bound portal then runs.
+//!
+//! A statement whose rows all go to one child is rebound to a prepared
+//! rewrite. A multi-row INSERT over several children, or a refusal, cannot be
+//! one prepared statement: the client's Bind still binds the original (so
+//! Describe of the portal answers exactly as PostgreSQL would), and its
+//! Execute is replaced by one Bind/Execute/Close per child — all before the
+//! client's Sync, hence inside one transaction — or by a statement raising
+//! the refusal on the server (so the transaction state stays the server's).
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::merge::MergedInsert;
+use super::{raise_sql, End, Expect, Session};
+use crate::keys::Param;
+use crate::prepared::Statement;
+use crate::protocol::{self, Frame};
+use crate::rewrite::renumber_params;
+use crate::router::{self, Route, SessionView};
+
+/// The portal the parts of a split INSERT run in, one after the other.
+const SPLIT_PORTAL: &str = "partproxy_split";
+/// The statement and portal that raise a refusal.
+const REFUSAL: &str = "partproxy_refusal";
+/// Executing a portal that already ran is refused by the server through a
+/// portal that never exists.
+const SPENT_PORTAL: &str = "partproxy_portal_already_run";
+
+/// What a Bind routes to.
+pub(super) enum BindRoute {
+    /// Bind this proxy-named statement instead.
+    Statement(Arc<Statement>),
+    /// Bind the client's statement; its Execute runs this plan instead.
+    Plan(PortalPlan),
+    /// Bind the client's statement as it is.
+    AsIs,
+}
+
+/// What the client's Execute of a portal runs instead of what was bound.
+#[derive(Debug)]
+pub(super) enum PortalPlan {
+    /// One INSERT per destination, with the parameters each one uses.
+    Split {
+        /// Each part's statement and its Bind parameter section.
+        parts: Vec<(Arc<Statement>, Bytes)>,
+        /// Each part's rows' positions in the original VALUES list.
+        order: Vec<Vec<usize>>,
+    },
+    /// Raise the router's refusal.
+    Refuse {
+        /// The statement raising it.
+        sql: String,
+    },
+    /// Ran already; PostgreSQL does not run a portal twice.
+    Spent,
+}
+
+impl Session {
+    /// Routes a Bind by its parameter values.
+    pub(super) fn route_bind(&mut self, bind: &protocol::BindMsg) -> BindRoute {
+        let Some(src) = self.routable.get(bind.statement).cloned() else {
+            return BindRoute::AsIs;
+        };
+        let Some(catalog) = self.catalog.as_ref().map(|c| c.snapshot()) else {
+            return BindRoute::AsIs;
+        };
+        let Some(values) = protocol::decode_bind_values(bind.rest) else {
+            return BindRoute::AsIs;
+        };
+        let params: Vec<Param> = values
+            .iter()
+            .enumerate()
+            .map(|(i, (value, binary))| Param {
+                value: *value,
+                binary: *binary,
+                type_oid: src.types.get(i).copied().unwrap_or(0),
+            })
+            .collect();
+        let parsed = self.proxy.parse_cache.get(&src.sql);
+        let (path, tz) = self.routing_context();
+        let view = SessionView {
+            search_path: &path,
+            user: &self.user,
+            tz,
+            params: &params,
+        };
+        match router::route_parsed(&src.sql, &parsed, &catalog, &view) {
+            Route::Rewrite { sql, .. } => {
+                let stmt = self.proxy.statements.intern(&sql, &src.rest);
+                self.prepare_if_missing(&stmt);
+                BindRoute::Statement(stmt)
+            }
+            Route::SplitInsert { statements, rows, .. } => match self.split_parts(&statements, &src.types, bind.rest) {
+                Some(parts) => BindRoute::Plan(PortalPlan::Split { parts, order: rows }),
+                None => BindRoute::AsIs,
+            },
+            Route::Reject { code, message } => BindRoute::Plan(PortalPlan::Refuse {
+                sql: raise_sql(code, &message),
+            }),
+            Route::Passthrough(_) => BindRoute::AsIs,
+        }
+    }
+
+    /// Each part of a split INSERT as a statement with its own `$1..$n`
+    /// (declared with the original types) and the Bind values it takes.
+    fn split_parts(
+        &mut self,
+        statements: &[String],
+        types: &[u32],
+        bind_rest: &[u8],
+    ) -> Option<Vec<(Arc<Statement>, Bytes)>> {
+        let mut parts = Vec::with_capacity(statements.len());
+        for text in statements {
+            let (sql, picks) = renumber_params(text)?;
+            let part_types: Vec<u32> = picks.iter().map(|&i| types.get(i).copied().unwrap_or(0)).collect();
+            let stmt = self
+                .proxy
+                .statements
+                .intern(&sql, &protocol::param_types_section(&part_types));
+            let rest = protocol::slice_bind_rest(bind_rest, &picks)?;
+            parts.push((stmt, Bytes::from(rest)));
+        }
+        for (stmt, _) in &parts {
+            self.prepare_if_missing(stmt);
+        }
+        Some(parts)
+    }
+
+    fn prepare_if_missing(&mut self, stmt: &Statement) {
+        if !self.server_has(stmt) {
+            self.prepare_on_server(stmt, false);
+        }
+    }
+
+    pub(super) async fn client_execute(&mut self, frame: Frame) -> Result<(), End> {
+        self.ensure_server().await?;
+        let plan = match protocol::decode_execute(frame.body()) {
+            Some(portal) if !self.portal_plans.is_empty() => self
+                .portal_plans
+                .get_mut(portal)
+                .map(|p| std::mem::replace(p, PortalPlan::Spent)),
+            _ => None,
+        };
+        let Some(plan) = plan else {
+            self.send(Expect::Execute, &frame.bytes);
+            return Ok(());
+        };
+        let mut out = BytesMut::new();
+        match plan {
+            PortalPlan::Split { parts, order } => {
+                for (stmt, rest) in &parts {
+                    protocol::put_bind(&mut out, SPLIT_PORTAL, &stmt.server_name, rest);
+                    protocol::put_execute(&mut out, SPLIT_PORTAL);
+                    protocol::put_target(&mut out, b'C', b'P', SPLIT_PORTAL);
+                }
+                self.send(Expect::SplitExecute(Box::new(MergedInsert::new(order))), &out);
+            }
+            PortalPlan::Refuse { sql } => {
+                // Closing a statement that does not exist is not an error.
+                protocol::put_target(&mut out, b'C', b'S', REFUSAL);
+                protocol::put_parse(&mut out, REFUSAL, &sql, &[0, 0]);
+                protocol::put_bind(&mut out, REFUSAL, REFUSAL, &[0, 0, 0, 0, 0, 0]);
+                protocol::put_execute(&mut out, REFUSAL);
+                self.to_server.extend_from_slice(&out);
+                self.expect.extend([
+                    Expect::Hidden(b'3'),
+                    Expect::Hidden(b'1'),
+                    Expect::Hidden(b'2'),
+                    Expect::Execute,
+                ]);
+            }
+            PortalPlan::Spent => {
+                protocol::put_execute(&mut out, SPENT_PORTAL);
+                self.send(Expect::Execute, &out);
+            }
+        }
+        Ok(())
+    }
+}
