@@ -124,9 +124,7 @@ fn bound_item(text: &str, key: &KeyColumn) -> Option<Item> {
     }
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
+use crate::text::quote_ident;
 
 /// Parses `pg_get_expr(relpartbound, oid)` output for the first key column.
 /// `None` when it can't be read (such a partition is never pruned).

@@ -27,9 +27,11 @@ use crate::text::{contains_ci, transaction_end, TransactionEnd};
 mod lost;
 mod merge;
 mod plans;
+mod sql_prepare;
 use lost::LostTransaction;
 use merge::MergedInsert;
 use plans::{BindRoute, PortalPlan};
+use sql_prepare::SqlPrepared;
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
@@ -66,6 +68,9 @@ enum Expect {
     SplitExecute(Box<MergedInsert>),
     /// A reply to a message of the proxy's own that the client must not see.
     Hidden(u8),
+    /// The proxy's own SQL PREPARE of a routed variant under this name: its
+    /// whole reply is dropped.
+    HiddenPrepare(Arc<str>),
     /// A reply the proxy produces itself once everything before it was answered.
     Synthetic(Bytes),
     /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
@@ -75,7 +80,10 @@ enum Expect {
 
 impl Expect {
     fn forwards(&self) -> bool {
-        !matches!(self, Expect::Parse { forward: false, .. } | Expect::Hidden(_))
+        !matches!(
+            self,
+            Expect::Parse { forward: false, .. } | Expect::Hidden(_) | Expect::HiddenPrepare(_)
+        )
     }
 
     /// Whether a server message with `tag` completes this expectation.
@@ -86,7 +94,7 @@ impl Expect {
             Expect::Close => tag == b'3',
             Expect::Describe => tag == b'T' || tag == b'n',
             Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Expect::Sync | Expect::Query | Expect::MergedInsert(_) => tag == b'Z',
+            Expect::Sync | Expect::Query | Expect::MergedInsert(_) | Expect::HiddenPrepare(_) => tag == b'Z',
             Expect::Hidden(t) => tag == *t,
             Expect::SplitExecute(_) | Expect::Synthetic(_) | Expect::CopyEnd => false,
         }
@@ -156,6 +164,10 @@ pub struct Session {
     lost: LostTransaction,
     /// Portals whose Execute runs something else than what was bound.
     portal_plans: HashMap<String, PortalPlan>,
+    /// Statements prepared with SQL PREPARE that name a parent, by name.
+    sql_prepared: HashMap<String, SqlPrepared>,
+    /// A PREPARE sent, to note once the server confirms it (`None`: it names no parent).
+    sql_prepare_pending: Option<(String, Option<SqlPrepared>)>,
     /// The server is in copy-in mode, where it ignores Sync and Flush.
     in_copy_in: bool,
     shutdown: watch::Receiver<bool>,
@@ -213,6 +225,8 @@ impl Session {
             skip_to_sync: false,
             lost: LostTransaction::default(),
             portal_plans: HashMap::new(),
+            sql_prepared: HashMap::new(),
+            sql_prepare_pending: None,
             in_copy_in: false,
             shutdown: proxy.shutdown_signal(),
             closing: false,
@@ -403,6 +417,7 @@ impl Session {
                 if self.status != b'I' {
                     self.ending = protocol::decode_query(frame.body()).and_then(transaction_end);
                 }
+                self.sql_prepare_pending = None;
                 let (routed, expect) = self.route_simple(&frame);
                 self.send(expect, &routed);
             }
@@ -521,7 +536,7 @@ impl Session {
     /// a rewrite naming only the children that can hold the rows, or a
     /// statement that makes the server raise the refusal (so the transaction
     /// state stays the server's own).
-    fn route_simple(&self, frame: &Frame) -> (Bytes, Expect) {
+    fn route_simple(&mut self, frame: &Frame) -> (Bytes, Expect) {
         let unchanged = || (frame.bytes.clone(), Expect::Query);
         let Some(live) = &self.catalog else {
             return unchanged();
@@ -533,6 +548,11 @@ impl Session {
         let Some(sql) = protocol::decode_query(frame.body()) else {
             return unchanged();
         };
+        if let Some((text, expect)) = self.route_sql_command(sql, &catalog) {
+            let mut out = BytesMut::with_capacity(text.len() + 6);
+            protocol::put_query(&mut out, &text);
+            return (out.freeze(), expect);
+        }
         let (text, expect) = match self.route_sql(sql, &catalog) {
             Route::Passthrough(reason) => {
                 tracing::trace!(reason = reason.as_str(), "passed through");
@@ -732,11 +752,16 @@ impl Session {
         };
         match tag {
             "SET" | "RESET" => self.capture_settings = true,
+            "PREPARE" if matches!(self.expect.front(), Some(Expect::Query)) => {
+                self.discard_on_release = true;
+                self.sql_prepare_done();
+            }
             "LISTEN" | "PREPARE" | "DECLARE CURSOR" | "LOAD" => self.discard_on_release = true,
             "DEALLOCATE ALL" | "DISCARD ALL" => {
                 // The server dropped every prepared statement, the proxy's
                 // shared ones included; the client's are gone as they would be.
                 self.statements.clear();
+                self.sql_prepared.clear();
                 if let Some(co) = self.server.as_mut() {
                     co.conn.prepared.clear();
                     if tag == "DISCARD ALL" {
@@ -862,6 +887,14 @@ impl Session {
             // connection to the proxy, so this is reported as a statement error.
             self.server_dying = Some((fields.code, fields.message));
             self.server_lost("server sent FATAL");
+            return Ok(());
+        }
+        if let Some(Expect::HiddenPrepare(name)) = self.expect.front() {
+            // The EXECUTE that follows reports the failure to the client.
+            tracing::warn!(code = %fields.code, message = %fields.message, "preparing a routed variant failed");
+            if let Some(co) = self.server.as_mut() {
+                co.conn.prepared.remove(name);
+            }
             return Ok(());
         }
         self.to_client.extend_from_slice(&frame.bytes);
@@ -1061,6 +1094,7 @@ impl Session {
             }
             co.conn.applied.clear();
             co.conn.prepared.clear();
+            self.sql_prepared.clear();
         }
         self.pool.checkin(co);
     }

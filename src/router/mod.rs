@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod explain;
 mod insert;
+pub mod sql_prepare;
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -602,9 +603,7 @@ fn union_all(h: &Hierarchy, children: &[usize], with_parent: bool) -> String {
     format!("({})", branches.join(" UNION ALL "))
 }
 
-fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
+use crate::text::quote_ident as quote;
 
 /// Facts about column references that decide whether a rewrite is safe.
 struct References {

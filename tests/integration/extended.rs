@@ -332,3 +332,115 @@ async fn multi_row_insert_with_parameters_is_split_per_child_atomically() {
         assert_eq!(after, [1, 10, 11, 12, 13, 14, 15, 16, 40, 41, 43, 44], "{mode}");
     }
 }
+
+/// The first column of every row a simple query returns.
+async fn first_column(c: &Client, sql: &str) -> Result<Vec<String>, tokio_postgres::Error> {
+    Ok(c.simple_query(sql)
+        .await?
+        .iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+            _ => None,
+        })
+        .collect())
+}
+
+#[tokio::test]
+async fn sql_prepare_and_execute_are_routed_by_their_arguments() {
+    let cluster = Cluster::shared();
+    let db = "extended_sql_prepare";
+    let extra = support::fresh_database(cluster, db);
+    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
+        .await
+        .unwrap();
+    direct.batch_execute(&schema()).await.unwrap();
+    for mode in ["session", "transaction"] {
+        direct
+            .batch_execute("TRUNCATE p_int4; INSERT INTO p_int4 VALUES (1, 150, 'planted')")
+            .await
+            .unwrap();
+        let p = TestProxy::start(
+            cluster,
+            ProxySettings {
+                mode,
+                extra: format!("{extra}{}", rules()),
+                ..Default::default()
+            },
+        );
+        let c = support::connect(p.port, "postgres", support::PASSWORD, db)
+            .await
+            .unwrap();
+        // SQL prepared statements live in one server session: in transaction
+        // mode that means inside one transaction (so SAVEPOINTs, not ROLLBACK).
+        c.batch_execute("BEGIN").await.unwrap();
+        c.batch_execute(
+            "PREPARE ins (int, int, text) AS INSERT INTO p_int4 (id, k, note) VALUES ($1, $2, $3);
+             PREPARE ins2 AS INSERT INTO p_int4 (id, k) VALUES ($1, $2), ($3, $4) RETURNING id",
+        )
+        .await
+        .unwrap();
+        // (Prepared together in one query string: not noted, so unrouted.)
+        c.batch_execute("DEALLOCATE ins; DEALLOCATE ins2").await.unwrap();
+        c.batch_execute("PREPARE ins (int, int, text) AS INSERT INTO p_int4 (id, k, note) VALUES ($1, $2, $3)")
+            .await
+            .unwrap();
+        c.batch_execute("PREPARE ins2 AS INSERT INTO p_int4 (id, k) VALUES ($1, $2), ($3, $4) RETURNING id")
+            .await
+            .unwrap();
+        c.batch_execute("PREPARE sel AS SELECT id FROM p_int4 WHERE k = $1 ORDER BY id")
+            .await
+            .unwrap();
+        c.batch_execute("EXECUTE ins(50, 150, 'x')").await.unwrap();
+        // Split over both children, RETURNING in VALUES order.
+        assert_eq!(
+            first_column(&c, "EXECUTE ins2(52, 155, 51, 5)").await.unwrap(),
+            ["52", "51"],
+            "{mode}"
+        );
+        // Routed: the planted parent row is not read.
+        assert_eq!(first_column(&c, "EXECUTE sel(150)").await.unwrap(), ["50"], "{mode}");
+        // An argument the proxy does not evaluate: passed through, the parent is read.
+        assert_eq!(
+            first_column(&c, "EXECUTE sel(149 + 1)").await.unwrap(),
+            ["1", "50"],
+            "{mode}"
+        );
+        // A failed PREPARE (the name exists) leaves the old statement in place.
+        c.batch_execute("SAVEPOINT a").await.unwrap();
+        let e = c
+            .batch_execute("PREPARE ins AS SELECT 1 FROM p_int4 WHERE k = $1")
+            .await
+            .unwrap_err();
+        assert_eq!(support::sqlstate(&e), "42P05", "{mode}");
+        c.batch_execute("ROLLBACK TO a").await.unwrap();
+        c.batch_execute("EXECUTE ins(53, 20, 'y')").await.unwrap();
+        // A row no child accepts is refused.
+        c.batch_execute("SAVEPOINT b").await.unwrap();
+        let e = c.batch_execute("EXECUTE ins(54, NULL, 'n')").await.unwrap_err();
+        assert_eq!(support::sqlstate(&e), "23514", "{mode}: {e}");
+        c.batch_execute("ROLLBACK TO b").await.unwrap();
+        // Re-prepared under the same name: the new text is what runs.
+        c.batch_execute("DEALLOCATE sel").await.unwrap();
+        c.batch_execute("PREPARE sel AS SELECT -id FROM p_int4 WHERE k = $1")
+            .await
+            .unwrap();
+        assert_eq!(first_column(&c, "EXECUTE sel(150)").await.unwrap(), ["-50"], "{mode}");
+        c.batch_execute("COMMIT").await.unwrap();
+
+        let placed: Vec<(i32, String)> = direct
+            .query("SELECT id, tableoid::regclass::text FROM p_int4 ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let expected: Vec<(i32, String)> = vec![
+            (1, "p_int4".into()),
+            (50, "p_int4_hi".into()),
+            (51, "p_int4_lo".into()),
+            (52, "p_int4_hi".into()),
+            (53, "p_int4_lo".into()),
+        ];
+        assert_eq!(placed, expected, "{mode}");
+    }
+}
