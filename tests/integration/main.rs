@@ -6,6 +6,7 @@ mod auth;
 mod basic;
 mod catalog;
 mod differential;
+mod drivers;
 mod extended;
 mod failures;
 mod malformed;
