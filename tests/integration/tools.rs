@@ -106,6 +106,72 @@ fn pgbench_in_every_query_mode() {
     assert_eq!(check.trim(), "t");
 }
 
+/// pgbench `-M prepared` with a custom script against a `user_events`-like
+/// parent of 2048 inheritance children. The parent has no trigger and holds
+/// one planted row per child range while declared empty: a passed-through
+/// INSERT would stay in the parent, and a passed-through SELECT would see a
+/// planted row and make the script divide by zero (failing the run).
+#[test]
+fn pgbench_prepared_custom_script_on_2048_children() {
+    let cluster = Cluster::shared();
+    let db = "bench_user_events";
+    let extra = support::fresh_database(cluster, db);
+    let schema = "CREATE TABLE user_events (k int NOT NULL, v text);
+        DO $$ BEGIN FOR i IN 0..2047 LOOP
+          EXECUTE format('CREATE TABLE user_events_%s (CHECK (k >= %s AND k < %s)) INHERITS (user_events)', i, i * 1000, (i + 1) * 1000);
+        END LOOP; END $$;
+        INSERT INTO user_events SELECT g * 1000, 'planted' FROM generate_series(0, 2047) g;";
+    run(cluster, "psql", cluster.port, &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", schema]);
+    let script = std::env::temp_dir().join(format!("partproxy-user-events-{}.sql", std::process::id()));
+    std::fs::write(
+        &script,
+        "\\set b random(0, 2047)\n\
+         \\set k :b * 1000 + random(1, 999)\n\
+         \\set p :b * 1000\n\
+         INSERT INTO user_events (k, v) VALUES (:k, 'bench');\n\
+         SELECT count(*) AS planted FROM user_events WHERE k = :p AND v = 'planted' \\gset\n\
+         \\if :planted > 0\n\
+         SELECT 1 / 0;\n\
+         \\endif\n",
+    )
+    .unwrap();
+    let p = TestProxy::start(
+        cluster,
+        ProxySettings {
+            mode: "transaction",
+            pool_size: 4,
+            extra: format!("{extra}\n[[routing.tables]]\nparent = \"user_events\"\nparent_empty = true\n"),
+            ..Default::default()
+        },
+    );
+    let script_arg = script.to_string_lossy().into_owned();
+    let out = run(
+        cluster,
+        "pgbench",
+        p.port,
+        &["-M", "prepared", "-c", "8", "-j", "2", "-t", "200", "-n", "-f", &script_arg, db],
+    );
+    let _ = std::fs::remove_file(&script);
+    assert!(out.contains("number of transactions actually processed: 1600/1600"), "{out}");
+    let check = run(
+        cluster,
+        "psql",
+        cluster.port,
+        &[
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            db,
+            "-c",
+            "SELECT (SELECT count(*) FROM ONLY user_events), (SELECT count(*) FROM user_events WHERE v = 'bench'), \
+             (SELECT count(*) FROM user_events WHERE v = 'bench' AND tableoid::regclass::text <> 'user_events_' || (k / 1000))",
+        ],
+    );
+    // Only the planted rows in the parent; every row written is in its own child.
+    assert_eq!(check.trim(), "2048|1600|0", "{out}");
+}
+
 /// `partproxy demo` starts its own PostgreSQL, routes its workload and
 /// reports that every answer matched PostgreSQL's.
 #[test]
