@@ -57,7 +57,10 @@ async fn psycopg_and_asyncpg_suites_pass_in_both_pool_modes() {
             let out = tokio::task::block_in_place(|| {
                 Command::new(&python)
                     .arg(drivers_dir().join(script))
-                    .env("PROXY_DSN", format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{db}", p.port))
+                    .env(
+                        "PROXY_DSN",
+                        format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{db}", p.port),
+                    )
                     .env(
                         "DIRECT_DSN",
                         format!("postgresql://postgres:{PASSWORD}@127.0.0.1:{}/{db}", cluster.port),

@@ -444,3 +444,54 @@ async fn sql_prepare_and_execute_are_routed_by_their_arguments() {
         assert_eq!(placed, expected, "{mode}");
     }
 }
+
+#[tokio::test]
+async fn routed_portals_are_read_in_slices() {
+    let cluster = Cluster::shared();
+    let db = "extended_portals";
+    let extra = support::fresh_database(cluster, db);
+    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
+        .await
+        .unwrap();
+    direct.batch_execute(&schema()).await.unwrap();
+    direct
+        .batch_execute(
+            "INSERT INTO p_int4 VALUES (0, 150, 'planted');
+             INSERT INTO p_int4_hi SELECT g, 150, 'child' FROM generate_series(1, 5) g",
+        )
+        .await
+        .unwrap();
+    for mode in ["transaction", "session"] {
+        let p = TestProxy::start(
+            cluster,
+            ProxySettings {
+                mode,
+                extra: format!("{extra}{}", rules()),
+                ..Default::default()
+            },
+        );
+        let mut c = support::connect(p.port, "postgres", support::PASSWORD, db)
+            .await
+            .unwrap();
+        let tx = c.transaction().await.unwrap();
+        let stmt = tx
+            .prepare("SELECT id FROM p_int4 WHERE k = $1 ORDER BY id")
+            .await
+            .unwrap();
+        // A named portal (routed at its Bind), read two rows per Execute:
+        // PortalSuspended, then more Executes of the same portal.
+        let portal = tx.bind(&stmt, &[&150i32]).await.unwrap();
+        let mut ids = Vec::new();
+        loop {
+            let rows = tx.query_portal(&portal, 2).await.unwrap();
+            if rows.is_empty() {
+                break;
+            }
+            assert!(rows.len() <= 2, "{mode}");
+            ids.extend(rows.iter().map(|r| r.get::<_, i32>(0)));
+        }
+        assert_eq!(ids, [1, 2, 3, 4, 5], "{mode}: the planted parent row must not be read");
+        drop(portal);
+        tx.commit().await.unwrap();
+    }
+}

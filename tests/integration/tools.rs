@@ -121,7 +121,12 @@ fn pgbench_prepared_custom_script_on_2048_children() {
           EXECUTE format('CREATE TABLE user_events_%s (CHECK (k >= %s AND k < %s)) INHERITS (user_events)', i, i * 1000, (i + 1) * 1000);
         END LOOP; END $$;
         INSERT INTO user_events SELECT g * 1000, 'planted' FROM generate_series(0, 2047) g;";
-    run(cluster, "psql", cluster.port, &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", schema]);
+    run(
+        cluster,
+        "psql",
+        cluster.port,
+        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", schema],
+    );
     let script = std::env::temp_dir().join(format!("partproxy-user-events-{}.sql", std::process::id()));
     std::fs::write(
         &script,
@@ -149,10 +154,26 @@ fn pgbench_prepared_custom_script_on_2048_children() {
         cluster,
         "pgbench",
         p.port,
-        &["-M", "prepared", "-c", "8", "-j", "2", "-t", "200", "-n", "-f", &script_arg, db],
+        &[
+            "-M",
+            "prepared",
+            "-c",
+            "8",
+            "-j",
+            "2",
+            "-t",
+            "200",
+            "-n",
+            "-f",
+            &script_arg,
+            db,
+        ],
     );
     let _ = std::fs::remove_file(&script);
-    assert!(out.contains("number of transactions actually processed: 1600/1600"), "{out}");
+    assert!(
+        out.contains("number of transactions actually processed: 1600/1600"),
+        "{out}"
+    );
     let check = run(
         cluster,
         "psql",
