@@ -1,9 +1,8 @@
 //! One server connection: startup and authentication as a client, the state
 //! the proxy tracks about it, and the proxy's own internal queries.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -67,7 +66,7 @@ pub struct ServerConn {
     /// Session settings the proxy applied for the client it serves.
     pub applied: BTreeMap<String, String>,
     /// Proxy-named prepared statements that exist on this connection.
-    pub prepared: HashSet<Arc<str>>,
+    pub prepared: super::prepared::PreparedOnServer,
     /// When the connection was opened.
     pub created: Instant,
     /// When it was last returned to the pool.
@@ -93,7 +92,7 @@ impl ServerConn {
             key: (0, 0),
             params: BTreeMap::new(),
             applied: BTreeMap::new(),
-            prepared: HashSet::new(),
+            prepared: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
         };

@@ -2,6 +2,7 @@
 
 pub mod conn;
 pub mod pool;
+pub mod prepared;
 
 pub use conn::{BackendError, BackendTarget, ServerConn};
 pub use pool::{Checkout, Pool, PoolError};

@@ -35,8 +35,6 @@ use sql_prepare::SqlPrepared;
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
-/// Proxy-named statements kept per server before it is cleared.
-const MAX_PREPARED_PER_SERVER: usize = 2000;
 /// Reads every setting the client's session changed, to carry it to the next server.
 const CAPTURE_SETTINGS: &str = "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
 
@@ -640,16 +638,22 @@ impl Session {
         Ok(())
     }
 
-    fn server_has(&self, stmt: &Statement) -> bool {
+    /// Whether the current server has `stmt` prepared (marking it used).
+    fn server_has(&mut self, stmt: &Statement) -> bool {
         self.server
-            .as_ref()
-            .is_some_and(|co| co.conn.prepared.contains(&stmt.server_name))
+            .as_mut()
+            .is_some_and(|co| co.conn.prepared.touch(&stmt.server_name))
+    }
+
+    /// Notes `name` as prepared on the current server.
+    fn note_prepared(&mut self, name: &Arc<str>) {
+        if let Some(co) = self.server.as_mut() {
+            co.conn.prepared.insert(name.clone());
+        }
     }
 
     fn prepare_on_server(&mut self, stmt: &Statement, forward: bool) {
-        if let Some(co) = self.server.as_mut() {
-            co.conn.prepared.insert(stmt.server_name.clone());
-        }
+        self.note_prepared(&stmt.server_name);
         let expect = Expect::Parse {
             forward,
             server_name: Some(stmt.server_name.clone()),
@@ -813,7 +817,15 @@ impl Session {
                         }
                     }
                 }
-                PoolMode::Session => {}
+                PoolMode::Session => {
+                    // Statements evicted while the client kept this server busy.
+                    let deallocation = self.server.as_mut().and_then(|co| co.conn.prepared.take_deallocation());
+                    if let (Some(sql), Some(co)) = (deallocation, self.server.as_mut()) {
+                        if let Err(e) = co.conn.internal_query(&sql).await {
+                            self.server_lost(&format!("deallocating statements failed: {e}"));
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -1086,7 +1098,7 @@ impl Session {
                 }
             }
         }
-        if self.discard_on_release || co.conn.prepared.len() > MAX_PREPARED_PER_SERVER {
+        if self.discard_on_release {
             self.discard_on_release = false;
             if let Err(e) = co.conn.internal_query("DISCARD ALL").await {
                 tracing::warn!(error = %e, "reset failed; closing server connection");
@@ -1095,6 +1107,12 @@ impl Session {
             co.conn.applied.clear();
             co.conn.prepared.clear();
             self.sql_prepared.clear();
+        }
+        if let Some(sql) = co.conn.prepared.take_deallocation() {
+            if let Err(e) = co.conn.internal_query(&sql).await {
+                tracing::warn!(error = %e, "deallocating statements failed; closing server connection");
+                return;
+            }
         }
         self.pool.checkin(co);
     }

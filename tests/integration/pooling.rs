@@ -257,3 +257,45 @@ async fn min_pool_size_opens_connections_ahead() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Beyond 1,000 proxy-named statements a server connection drops the least
+/// recently used ones (deallocated while it is idle); a dropped one is
+/// prepared again when a client uses it, and a hot one is never dropped.
+#[tokio::test]
+async fn prepared_statements_per_server_are_bounded_least_recently_used_first() {
+    for mode in ["transaction", "session"] {
+        let p = proxy(mode, 1);
+        let c = support::superuser(p.port).await;
+        let hot = c.prepare("SELECT -1::int").await.unwrap();
+        let mut all = Vec::new();
+        for i in 0..1100i32 {
+            let s = c.prepare(&format!("SELECT {i}::int")).await.unwrap();
+            assert_eq!(c.query_one(&s, &[]).await.unwrap().get::<_, i32>(0), i, "{mode}");
+            if i % 100 == 0 {
+                assert_eq!(c.query_one(&hot, &[]).await.unwrap().get::<_, i32>(0), -1, "{mode}");
+            }
+            all.push(s);
+        }
+        // The oldest ones were evicted: they still run.
+        for (i, s) in all.iter().enumerate().take(20) {
+            assert_eq!(c.query_one(s, &[]).await.unwrap().get::<_, i32>(0), i as i32, "{mode}");
+        }
+        assert_eq!(c.query_one(&hot, &[]).await.unwrap().get::<_, i32>(0), -1, "{mode}");
+        let n: i64 = c
+            .simple_query("SELECT count(*) FROM pg_prepared_statements")
+            .await
+            .unwrap()
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).and_then(|v| v.parse().ok()),
+                _ => None,
+            })
+            .unwrap();
+        if mode == "transaction" {
+            assert!((900..=1000).contains(&n), "{mode}: {n} statements on the server");
+        } else {
+            // Session mode: the client's statements are its own, as on a direct connection.
+            assert_eq!(n, 1101, "{mode}");
+        }
+    }
+}

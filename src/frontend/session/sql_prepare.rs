@@ -110,9 +110,7 @@ impl Session {
             .intern(sql, format!("\0sql{declaration}").as_bytes());
         let name = quote_ident(&stmt.server_name);
         if !self.server_has(&stmt) {
-            if let Some(co) = self.server.as_mut() {
-                co.conn.prepared.insert(stmt.server_name.clone());
-            }
+            self.note_prepared(&stmt.server_name);
             let mut out = bytes::BytesMut::new();
             protocol::put_query(&mut out, &format!("PREPARE {name}{declaration} AS {sql}"));
             self.send(Expect::HiddenPrepare(stmt.server_name.clone()), &out);
