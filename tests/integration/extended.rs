@@ -45,6 +45,33 @@ fn rules() -> String {
         .collect()
 }
 
+/// A fresh database `db` with the schema: its config entry and a direct client.
+async fn database(db: &str) -> (String, Client) {
+    let cluster = Cluster::shared();
+    let extra = support::fresh_database(cluster, db);
+    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
+        .await
+        .unwrap();
+    direct.batch_execute(&schema()).await.unwrap();
+    (extra, direct)
+}
+
+/// A proxy in `mode` with the routing rules, and a client of `db` through it.
+async fn through_proxy(extra: &str, db: &str, mode: &'static str) -> (TestProxy, Client) {
+    let p = TestProxy::start(
+        Cluster::shared(),
+        ProxySettings {
+            mode,
+            extra: format!("{extra}{}", rules()),
+            ..Default::default()
+        },
+    );
+    let c = support::connect(p.port, "postgres", support::PASSWORD, db)
+        .await
+        .unwrap();
+    (p, c)
+}
+
 async fn check<T: ToSql + Sync + Clone>(direct: &Client, proxied: &Client, parent: &str, high: T, planted_sql: &str) {
     // The planted row, in the parent itself.
     direct
@@ -92,13 +119,8 @@ async fn check<T: ToSql + Sync + Clone>(direct: &Client, proxied: &Client, paren
 
 #[tokio::test]
 async fn binds_are_routed_by_binary_parameters_of_every_key_type() {
-    let cluster = Cluster::shared();
     let db = "extended_types";
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, direct) = database(db).await;
     for mode in ["transaction", "session"] {
         direct
             .batch_execute(
@@ -109,17 +131,7 @@ async fn binds_are_routed_by_binary_parameters_of_every_key_type() {
             )
             .await
             .unwrap();
-        let p = TestProxy::start(
-            cluster,
-            ProxySettings {
-                mode,
-                extra: format!("{extra}{}", rules()),
-                ..Default::default()
-            },
-        );
-        let proxied = support::connect(p.port, "postgres", support::PASSWORD, db)
-            .await
-            .unwrap();
+        let (_proxy, proxied) = through_proxy(&extra, db, mode).await;
         check(&direct, &proxied, "p_int2", 150i16, "150").await;
         check(&direct, &proxied, "p_int4", 150i32, "150").await;
         check(&direct, &proxied, "p_int8", 150i64, "150").await;
@@ -144,28 +156,13 @@ async fn binds_are_routed_by_binary_parameters_of_every_key_type() {
 
 #[tokio::test]
 async fn pipelined_binds_with_an_error_in_the_middle() {
-    let cluster = Cluster::shared();
     let db = "extended_pipeline";
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, direct) = database(db).await;
     direct
         .batch_execute("INSERT INTO p_int4 VALUES (1, 150, 'planted'); INSERT INTO p_int4_hi VALUES (2, 150, 'child')")
         .await
         .unwrap();
-    let p = TestProxy::start(
-        cluster,
-        ProxySettings {
-            mode: "transaction",
-            extra: format!("{extra}{}", rules()),
-            ..Default::default()
-        },
-    );
-    let proxied = support::connect(p.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
+    let (_proxy, proxied) = through_proxy(&extra, db, "transaction").await;
     let select = proxied
         .prepare("SELECT id, 10 / $2::int FROM p_int4 WHERE k = $1")
         .await
@@ -193,13 +190,8 @@ async fn pipelined_binds_with_an_error_in_the_middle() {
 
 #[tokio::test]
 async fn multi_row_insert_with_parameters_is_split_per_child_atomically() {
-    let cluster = Cluster::shared();
     let db = "extended_split";
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, direct) = database(db).await;
     direct
         .batch_execute("CREATE UNIQUE INDEX ON p_int4_lo (id)")
         .await
@@ -209,17 +201,7 @@ async fn multi_row_insert_with_parameters_is_split_per_child_atomically() {
             .batch_execute("TRUNCATE p_int4; INSERT INTO p_int4 VALUES (1, 150, 'planted')")
             .await
             .unwrap();
-        let p = TestProxy::start(
-            cluster,
-            ProxySettings {
-                mode,
-                extra: format!("{extra}{}", rules()),
-                ..Default::default()
-            },
-        );
-        let proxied = support::connect(p.port, "postgres", support::PASSWORD, db)
-            .await
-            .unwrap();
+        let (_proxy, proxied) = through_proxy(&extra, db, mode).await;
         let placed = || async {
             direct
                 .query("SELECT id, tableoid::regclass::text FROM p_int4 ORDER BY id", &[])
@@ -347,29 +329,14 @@ async fn first_column(c: &Client, sql: &str) -> Result<Vec<String>, tokio_postgr
 
 #[tokio::test]
 async fn sql_prepare_and_execute_are_routed_by_their_arguments() {
-    let cluster = Cluster::shared();
     let db = "extended_sql_prepare";
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, direct) = database(db).await;
     for mode in ["session", "transaction"] {
         direct
             .batch_execute("TRUNCATE p_int4; INSERT INTO p_int4 VALUES (1, 150, 'planted')")
             .await
             .unwrap();
-        let p = TestProxy::start(
-            cluster,
-            ProxySettings {
-                mode,
-                extra: format!("{extra}{}", rules()),
-                ..Default::default()
-            },
-        );
-        let c = support::connect(p.port, "postgres", support::PASSWORD, db)
-            .await
-            .unwrap();
+        let (_proxy, c) = through_proxy(&extra, db, mode).await;
         // SQL prepared statements live in one server session: in transaction
         // mode that means inside one transaction (so SAVEPOINTs, not ROLLBACK).
         c.batch_execute("BEGIN").await.unwrap();
@@ -447,13 +414,8 @@ async fn sql_prepare_and_execute_are_routed_by_their_arguments() {
 
 #[tokio::test]
 async fn routed_portals_are_read_in_slices() {
-    let cluster = Cluster::shared();
     let db = "extended_portals";
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, direct) = database(db).await;
     direct
         .batch_execute(
             "INSERT INTO p_int4 VALUES (0, 150, 'planted');
@@ -462,17 +424,7 @@ async fn routed_portals_are_read_in_slices() {
         .await
         .unwrap();
     for mode in ["transaction", "session"] {
-        let p = TestProxy::start(
-            cluster,
-            ProxySettings {
-                mode,
-                extra: format!("{extra}{}", rules()),
-                ..Default::default()
-            },
-        );
-        let mut c = support::connect(p.port, "postgres", support::PASSWORD, db)
-            .await
-            .unwrap();
+        let (_proxy, mut c) = through_proxy(&extra, db, mode).await;
         let tx = c.transaction().await.unwrap();
         let stmt = tx
             .prepare("SELECT id FROM p_int4 WHERE k = $1 ORDER BY id")

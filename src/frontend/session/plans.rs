@@ -15,6 +15,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::merge::MergedInsert;
 use super::{raise_sql, End, Expect, Session};
+use crate::catalog::Catalog;
 use crate::keys::Param;
 use crate::prepared::Statement;
 use crate::protocol::{self, Frame};
@@ -59,6 +60,20 @@ pub(super) enum PortalPlan {
 }
 
 impl Session {
+    /// Routes a prepared statement's text (parsed once, cached) with these
+    /// parameter values and the session's search_path and TimeZone.
+    pub(super) fn route_prepared(&self, sql: &str, params: &[Param], catalog: &Catalog) -> Route {
+        let parsed = self.proxy.parse_cache.get(sql);
+        let (path, tz) = self.routing_context();
+        let view = SessionView {
+            search_path: &path,
+            user: &self.user,
+            tz,
+            params,
+        };
+        router::route_parsed(sql, &parsed, catalog, &view)
+    }
+
     /// Routes a Bind by its parameter values.
     pub(super) fn route_bind(&mut self, bind: &protocol::BindMsg) -> BindRoute {
         let Some(src) = self.routable.get(bind.statement).cloned() else {
@@ -79,15 +94,7 @@ impl Session {
                 type_oid: src.types.get(i).copied().unwrap_or(0),
             })
             .collect();
-        let parsed = self.proxy.parse_cache.get(&src.sql);
-        let (path, tz) = self.routing_context();
-        let view = SessionView {
-            search_path: &path,
-            user: &self.user,
-            tz,
-            params: &params,
-        };
-        match router::route_parsed(&src.sql, &parsed, &catalog, &view) {
+        match self.route_prepared(&src.sql, &params, &catalog) {
             Route::Rewrite { sql, .. } => {
                 let stmt = self.proxy.statements.intern(&sql, &src.rest);
                 self.prepare_if_missing(&stmt);

@@ -15,7 +15,7 @@ use crate::keys::Param;
 use crate::protocol;
 use crate::rewrite::renumber_params;
 use crate::router::sql_prepare::{read_sql_command, SqlCommand};
-use crate::router::{self, Route, SessionView};
+use crate::router::{self, Route};
 use crate::text::quote_ident;
 
 /// A statement prepared with SQL `PREPARE` that names a parent.
@@ -57,16 +57,8 @@ impl Session {
                         type_oid: 0,
                     })
                     .collect();
-                let parsed = self.proxy.parse_cache.get(&prepared.sql);
-                let (path, tz) = self.routing_context();
-                let view = SessionView {
-                    search_path: &path,
-                    user: &self.user,
-                    tz,
-                    params: &params,
-                };
                 let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
-                match router::route_parsed(&prepared.sql, &parsed, catalog, &view) {
+                match self.route_prepared(&prepared.sql, &params, catalog) {
                     Route::Rewrite { sql, .. } => {
                         let all: Vec<usize> = (0..texts.len()).collect();
                         let run = self.execute_variant(&sql, &prepared.types, &texts, &all)?;
