@@ -79,18 +79,20 @@ driver_python() {
   if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import psycopg, asyncpg' 2>/dev/null; then
     echo "$PWD/$venv/bin/python"; return
   fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then
+  rm -rf "$venv"
+  # Debian ships venv's pip bootstrap separately (python3-venv).
+  if ! python3 -m venv "$venv" >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "Python venv support not found: installing it with apt-get" >&2
       DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >&2
+      rm -rf "$venv"
+      python3 -m venv "$venv" >&2
     else
       echo "python3 with venv is needed for the driver suites" >&2
       return 1
     fi
   fi
-  rm -rf "$venv"
-  python3 -m venv "$venv" >&2
   "$venv/bin/pip" install -q --disable-pip-version-check \
     "psycopg[binary]==3.2.*" "asyncpg==0.30.*" >&2
   echo "$PWD/$venv/bin/python"
