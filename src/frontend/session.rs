@@ -848,14 +848,15 @@ impl Session {
                 self.to_client.extend_from_slice(&frame.bytes);
             }
             b'E' => self.on_server_error(frame)?,
-            _ if matches!(self.expect.front(), Some(Expect::SplitExecute(_))) => {
+            tag => {
                 if let Some(Expect::SplitExecute(merge)) = self.expect.front_mut() {
+                    // None of the parts' replies reach the client as they are.
                     if merge.take_extended(&frame, &mut self.to_client) {
                         self.expect.pop_front();
                     }
+                    self.emit_synthetic();
+                    return Ok(());
                 }
-            }
-            tag => {
                 if let Some(Expect::MergedInsert(merge)) = self.expect.front_mut() {
                     if !merge.take(&frame, &mut self.to_client) {
                         return Ok(());
