@@ -1,25 +1,40 @@
 //! The running proxy: shared state, the accept loop, pool maintenance and
 //! graceful shutdown.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use dashmap::DashMap;
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 use crate::backend::{BackendTarget, Pool};
 use crate::cancel::CancelRegistry;
 use crate::catalog::live::LiveCatalog;
-use crate::config::{Config, Database, User};
+use crate::clients::ClientRegistry;
+use crate::config::{Config, Database, Overrides, User};
+use crate::metrics::Metrics;
 use crate::prepared::StatementRegistry;
+
+/// Where the configuration came from, for RELOAD.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The file.
+    pub path: PathBuf,
+    /// The command-line flags that override it.
+    pub overrides: Overrides,
+}
 
 /// State shared by every client session.
 #[derive(Debug)]
 pub struct Proxy {
-    /// The configuration in force.
-    pub config: Config,
+    config: ArcSwap<Config>,
+    source: Option<ConfigSource>,
     pools: DashMap<(String, String), Arc<Pool>>,
     /// Cancel keys handed to clients.
     pub cancels: Arc<CancelRegistry>,
@@ -27,9 +42,17 @@ pub struct Proxy {
     pub statements: StatementRegistry,
     /// Parsed statements by text, for routing each Bind without re-parsing.
     pub parse_cache: crate::router::cache::ParseCache,
+    /// Every exported metric.
+    pub metrics: Arc<Metrics>,
+    /// Connected clients, for the admin console.
+    pub registry: Arc<ClientRegistry>,
+    /// When the proxy started.
+    pub started: SystemTime,
     shutdown: watch::Sender<bool>,
+    paused: watch::Sender<bool>,
     clients: AtomicUsize,
-    catalogs: std::collections::HashMap<String, Arc<LiveCatalog>>,
+    catalogs: DashMap<String, Arc<LiveCatalog>>,
+    refreshers: Mutex<Vec<(String, AbortHandle)>>,
 }
 
 /// Counts a client session for as long as it lives.
@@ -42,38 +65,80 @@ impl Drop for ClientGuard {
     }
 }
 
+/// What RELOAD changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Pools retired because their database changed or went away (their
+    /// sessions finish on them; new sessions get new pools).
+    pub pools_retired: usize,
+    /// Catalogs asked to re-read.
+    pub catalogs_refreshed: usize,
+}
+
 impl Proxy {
     /// Creates the proxy and the pools that have a fixed login user.
-    pub fn new(config: Config) -> Arc<Proxy> {
+    pub fn new(config: Config, source: Option<ConfigSource>) -> Arc<Proxy> {
         let (shutdown, _) = watch::channel(false);
-        let mut catalogs = std::collections::HashMap::new();
-        if config.routing.enabled {
-            for db in config.databases.values() {
-                // The catalog connection needs a fixed login.
-                if let Some(target) = catalog_target(db) {
-                    catalogs.insert(
-                        db.name.clone(),
-                        LiveCatalog::new(db.name.clone(), target, config.routing.rules_for(&db.name)),
-                    );
-                }
-            }
-        }
+        let (paused, _) = watch::channel(false);
+        let metrics = Arc::new(Metrics::new(config.metrics_child_labels));
         let proxy = Arc::new(Proxy {
-            catalogs,
-            config,
+            catalogs: DashMap::new(),
+            refreshers: Mutex::new(Vec::new()),
+            config: ArcSwap::from_pointee(config),
+            source,
             pools: DashMap::new(),
             cancels: Arc::new(CancelRegistry::default()),
             statements: StatementRegistry::default(),
-            parse_cache: crate::router::cache::ParseCache::new(PARSE_CACHE_BYTES),
+            parse_cache: crate::router::cache::ParseCache::new(
+                PARSE_CACHE_BYTES,
+                metrics.parse_cache_hits.clone(),
+                metrics.parse_cache_misses.clone(),
+            ),
+            metrics,
+            registry: Arc::new(ClientRegistry::default()),
+            started: SystemTime::now(),
             shutdown,
+            paused,
             clients: AtomicUsize::new(0),
         });
-        for db in proxy.config.databases.values() {
+        proxy.sync_catalogs();
+        let config = proxy.config();
+        for db in config.databases.values() {
             if let Some(user) = &db.user {
                 proxy.insert_pool(db, user, db.password.clone());
             }
         }
         proxy
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Makes the live catalogs match the configuration: one per database with
+    /// a fixed login when routing is on, with the rules that apply to it.
+    fn sync_catalogs(&self) {
+        let config = self.config();
+        let mut wanted = std::collections::HashSet::new();
+        if config.routing.enabled {
+            for db in config.databases.values() {
+                // The catalog connection needs a fixed login.
+                let Some(target) = catalog_target(db) else {
+                    continue;
+                };
+                let rules = config.routing.rules_for(&db.name);
+                wanted.insert(db.name.clone());
+                match self.catalogs.get(&db.name).map(|c| c.clone()) {
+                    Some(live) if live.target() == &target => live.set_rules(rules),
+                    _ => {
+                        let live = LiveCatalog::new(db.name.clone(), target, rules, self.metrics.catalog(&db.name));
+                        self.catalogs.insert(db.name.clone(), live);
+                    }
+                }
+            }
+        }
+        self.catalogs.retain(|name, _| wanted.contains(name));
     }
 
     fn insert_pool(&self, db: &Database, login: &str, password: Option<String>) -> Arc<Pool> {
@@ -87,7 +152,12 @@ impl Proxy {
                     user: login.to_owned(),
                     password,
                 };
-                Pool::new(format!("{}/{}", db.name, login), target, db.pool.clone())
+                Pool::new(
+                    format!("{}/{}", db.name, login),
+                    target,
+                    db.pool.clone(),
+                    self.metrics.pool(&db.name, login),
+                )
             })
             .clone()
     }
@@ -101,9 +171,42 @@ impl Proxy {
         }
     }
 
+    /// Every pool, ordered by (database, user).
+    pub fn pools(&self) -> Vec<((String, String), Arc<Pool>)> {
+        let mut all: Vec<_> = self
+            .pools
+            .iter()
+            .map(|p| (p.key().clone(), p.value().clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
     /// The live catalog of a database, when routing is on for it.
     pub fn catalog(&self, database: &str) -> Option<Arc<LiveCatalog>> {
-        self.catalogs.get(database).cloned()
+        self.catalogs.get(database).map(|c| c.clone())
+    }
+
+    /// Every live catalog, ordered by database.
+    pub fn catalogs(&self) -> Vec<Arc<LiveCatalog>> {
+        let mut all: Vec<_> = self.catalogs.iter().map(|c| c.value().clone()).collect();
+        all.sort_by(|a, b| a.database.cmp(&b.database));
+        all
+    }
+
+    /// Sets the gauges that are read from live state rather than counted.
+    pub fn sample_metrics(&self) {
+        let m = &self.metrics;
+        m.clients.set(self.client_count() as i64);
+        m.paused.set(i64::from(self.is_paused()));
+        for ((db, user), pool) in self.pools() {
+            let l = [db.as_str(), user.as_str()];
+            m.pool_clients.with_label_values(&l).set(pool.client_count() as i64);
+            m.pool_waiting.with_label_values(&l).set(pool.waiting() as i64);
+            m.pool_active.with_label_values(&l).set(pool.active_count() as i64);
+            m.pool_idle.with_label_values(&l).set(pool.idle_count() as i64);
+            m.pool_size.with_label_values(&l).set(pool.settings().pool_size as i64);
+        }
     }
 
     /// A receiver that turns true when shutdown begins.
@@ -116,11 +219,65 @@ impl Proxy {
         self.shutdown.send_replace(true);
     }
 
+    /// True once shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// Stops lending server connections (PAUSE) or starts again (RESUME).
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    /// True while PAUSE is in force.
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Waits until RESUME (returns at once when not paused).
+    pub async fn wait_resumed(&self) {
+        let mut rx = self.paused.subscribe();
+        let _ = rx.wait_for(|p| !*p).await;
+    }
+
+    /// Server connections lent to clients now, over every pool.
+    pub fn active_servers(&self) -> usize {
+        self.pools.iter().map(|p| p.active_count()).sum()
+    }
+
+    /// Re-reads the configuration file (when there is one) and every catalog.
+    /// Databases whose server or pool settings changed get new pools; their
+    /// running sessions finish on the old ones.
+    pub fn reload(&self) -> Result<ReloadSummary, String> {
+        let mut summary = ReloadSummary::default();
+        if let Some(source) = &self.source {
+            let text = std::fs::read_to_string(&source.path)
+                .map_err(|e| format!("cannot read {}: {e}", source.path.display()))?;
+            let new = Config::from_toml(&text, &source.overrides).map_err(|e| e.to_string())?;
+            let new = Arc::new(new);
+            self.pools.retain(|(db, _), pool| {
+                let keep = new
+                    .databases
+                    .get(db)
+                    .is_some_and(|d| pool.settings() == &d.pool && pool.serves(&d.host, d.port, &d.dbname));
+                summary.pools_retired += usize::from(!keep);
+                keep
+            });
+            self.config.store(new);
+            self.sync_catalogs();
+        }
+        for live in self.catalogs() {
+            live.request_refresh();
+            summary.catalogs_refreshed += 1;
+        }
+        Ok(summary)
+    }
+
     /// Counts a new client, or returns `None` when the limit is reached.
     pub fn admit_client(self: &Arc<Self>) -> Option<ClientGuard> {
         let now = self.clients.fetch_add(1, Ordering::Relaxed);
         let guard = ClientGuard(self.clone());
-        (now < self.config.max_client_connections).then_some(guard)
+        (now < self.config().max_client_connections).then_some(guard)
     }
 
     /// Clients connected now.
@@ -128,29 +285,48 @@ impl Proxy {
         self.clients.load(Ordering::Relaxed)
     }
 
+    /// Starts refreshing catalogs that have no refresher yet.
+    fn start_refreshers(&self) {
+        let interval = self.config().routing.refresh_interval;
+        let mut running = self.refreshers.lock();
+        running.retain(|(db, handle)| {
+            let keep = self.catalogs.contains_key(db);
+            if !keep {
+                handle.abort();
+            }
+            keep
+        });
+        for live in self.catalogs() {
+            if !running.iter().any(|(db, _)| db == &live.database) {
+                let handle = tokio::spawn(live.clone().refresh_forever(interval)).abort_handle();
+                running.push((live.database.clone(), handle));
+            }
+        }
+    }
+
     /// Accepts clients until shutdown, then waits for sessions to finish their
-    /// transactions (up to the shutdown timeout).
-    pub async fn run(self: Arc<Self>, listener: TcpListener) {
+    /// transactions (up to the shutdown timeout). Serves metrics, the status
+    /// page and health checks on `metrics_listener` when given.
+    pub async fn run(self: Arc<Self>, listener: TcpListener, metrics_listener: Option<TcpListener>) {
         // First catalog load before serving, so routing starts with the first
         // statement; a failure only delays it (statements pass through).
-        for live in self.catalogs.values() {
+        for live in self.catalogs() {
             match tokio::time::timeout(Duration::from_secs(10), live.refresh()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(database = %live.database, error = %e, "catalog not loaded yet"),
                 Err(_) => tracing::warn!(database = %live.database, "catalog load timed out"),
             }
         }
-        let refreshers: Vec<_> = self
-            .catalogs
-            .values()
-            .map(|live| tokio::spawn(live.clone().refresh_forever(self.config.routing.refresh_interval)))
-            .collect();
+        self.start_refreshers();
+        let http = metrics_listener.map(|l| tokio::spawn(crate::metrics::http::serve(self.clone(), l)));
         let maintenance = tokio::spawn({
             let proxy = self.clone();
             async move {
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tick.tick().await;
+                    // RELOAD may have added databases.
+                    proxy.start_refreshers();
                     let pools: Vec<_> = proxy.pools.iter().map(|p| p.value().clone()).collect();
                     for pool in pools {
                         pool.maintain().await;
@@ -178,17 +354,22 @@ impl Proxy {
             }
         }
         drop(listener);
+        // A paused proxy would keep sessions waiting through the whole timeout.
+        self.set_paused(false);
         maintenance.abort();
-        for r in refreshers {
+        for (_, r) in self.refreshers.lock().drain(..) {
             r.abort();
         }
         tracing::info!(
             clients = self.client_count(),
             "shutting down: waiting for running transactions"
         );
-        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
+        let deadline = tokio::time::Instant::now() + self.config().shutdown_timeout;
         while self.client_count() > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(h) = http {
+            h.abort();
         }
         tracing::info!(remaining = self.client_count(), "shutdown complete");
     }

@@ -46,6 +46,10 @@ struct FileConfig {
     max_client_connections: Option<usize>,
     max_message_size: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
+    metrics_listen: Option<String>,
+    metrics_child_labels: Option<bool>,
+    admin_database: Option<String>,
+    admin_users: Option<Vec<String>>,
     #[serde(default)]
     pool: PoolFile,
     #[serde(default)]
@@ -228,7 +232,19 @@ pub struct Config {
     pub users: HashMap<String, User>,
     /// Partition routing.
     pub routing: Routing,
+    /// Address of the HTTP endpoint for /metrics, the status page and health
+    /// checks; `None` turns it off.
+    pub metrics_listen: Option<String>,
+    /// Export child tables as metric labels.
+    pub metrics_child_labels: bool,
+    /// Name of the admin console's virtual database.
+    pub admin_database: String,
+    /// Users allowed into the admin console.
+    pub admin_users: Vec<String>,
 }
+
+/// The default address of the metrics endpoint.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9930";
 
 /// Command-line settings that override the file.
 #[derive(Debug, Clone, Default)]
@@ -243,6 +259,8 @@ pub struct Overrides {
     pub pool_size: Option<usize>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--metrics-listen` (empty turns the endpoint off).
+    pub metrics_listen: Option<String>,
 }
 
 /// A configuration problem, located where possible.
@@ -417,6 +435,36 @@ impl Config {
             ));
         }
 
+        let admin_database = file.admin_database.unwrap_or_else(|| "partproxy".into());
+        if databases.contains_key(&admin_database) {
+            return Err(ConfigError(format!(
+                "configuration error: key `admin_database`: \"{admin_database}\" is also a configured database"
+            )));
+        }
+        let mut admin_users = file.admin_users.unwrap_or_default();
+        if let Some(url) = &ov.upstream {
+            // The quick start's one user owns the proxy.
+            if let Some(u) = tokio_postgres::Config::from_str(url)
+                .ok()
+                .and_then(|c| c.get_user().map(str::to_owned))
+            {
+                if !admin_users.contains(&u) {
+                    admin_users.push(u);
+                }
+            }
+        }
+        for name in &admin_users {
+            if !users.contains_key(name) {
+                return Err(ConfigError(format!(
+                    "configuration error: key `admin_users`: no user \"{name}\" is declared"
+                )));
+            }
+        }
+        let metrics_listen = ov
+            .metrics_listen
+            .clone()
+            .or(file.metrics_listen)
+            .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.into());
         let listen = ov
             .listen
             .clone()
@@ -435,6 +483,10 @@ impl Config {
                 refresh_interval: Duration::from_secs(file.routing.refresh_interval_secs.unwrap_or(60).max(1)),
                 tables,
             },
+            metrics_listen: (!metrics_listen.is_empty()).then_some(metrics_listen),
+            metrics_child_labels: file.metrics_child_labels.unwrap_or(false),
+            admin_database,
+            admin_users,
         })
     }
 }

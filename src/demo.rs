@@ -22,6 +22,10 @@ pub struct DemoOptions {
     /// Address the proxy listens on.
     #[arg(long, default_value = "127.0.0.1:6432")]
     pub listen: String,
+    /// Address of /metrics and the status page ("" turns them off; a busy
+    /// port falls back to a free one).
+    #[arg(long, default_value = crate::config::DEFAULT_METRICS_LISTEN)]
+    pub metrics_listen: String,
     /// Statements of each kind, sent each way.
     #[arg(long, default_value_t = 200)]
     pub statements: usize,
@@ -304,6 +308,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         pool_mode: Some(PoolMode::Transaction),
         pool_size: Some(8),
         log_level: None,
+        metrics_listen: Some(opts.metrics_listen.clone()),
     })
     .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)
@@ -311,8 +316,16 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", opts.listen))?;
     let proxy_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let proxy_port = proxy_addr.port();
-    let proxy = Proxy::new(config);
-    let serving = tokio::spawn(proxy.clone().run(listener));
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await.ok(),
+        },
+        None => None,
+    };
+    let status_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let proxy = Proxy::new(config, None);
+    let serving = tokio::spawn(proxy.clone().run(listener, metrics_listener));
     let proxied = connect(proxy_port).await?;
     let catalog = proxy.catalog(DATABASE).map(|c| c.snapshot()).unwrap_or_default();
     println!(
@@ -419,6 +432,11 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     println!(
         "\n  Try it:  psql postgres://postgres:{PASSWORD}@{proxy_addr}/{DATABASE}\n    EXPLAIN ROUTE SELECT * FROM logs WHERE created_at >= '2025-03-01' AND created_at < '2025-03-02';"
     );
+
+    if let Some(addr) = status_addr {
+        println!("  Status page: http://{addr}/   Prometheus metrics: http://{addr}/metrics");
+        println!("  Admin console: psql postgres://postgres:{PASSWORD}@{proxy_addr}/partproxy -c 'SHOW ROUTES'");
+    }
 
     let outcome = if by_trigger == by_proxy && all_same && failures == 0 {
         Ok(())

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use partproxy::app::Proxy;
+use partproxy::app::{ConfigSource, Proxy};
 use partproxy::config::{Config, Overrides, PoolMode};
 use tracing_subscriber::EnvFilter;
 
@@ -31,6 +31,10 @@ struct Cli {
     /// Log filter, e.g. info or partproxy=debug (RUST_LOG wins when set).
     #[arg(long)]
     log_level: Option<String>,
+    /// Address of /metrics, the status page and health checks, e.g.
+    /// 127.0.0.1:9930 (overrides `metrics_listen`; "" turns it off).
+    #[arg(long)]
+    metrics_listen: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -62,14 +66,19 @@ enum Command {
     Demo(partproxy::demo::DemoOptions),
 }
 
-fn load(cli: &Cli) -> Result<Config, String> {
-    let overrides = Overrides {
+fn overrides(cli: &Cli) -> Overrides {
+    Overrides {
         listen: cli.listen.clone(),
         upstream: cli.upstream.clone(),
         pool_mode: cli.pool_mode,
         pool_size: cli.pool_size,
         log_level: cli.log_level.clone(),
-    };
+        metrics_listen: cli.metrics_listen.clone(),
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config, String> {
+    let overrides = overrides(cli);
     match &cli.config {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -159,10 +168,14 @@ fn main() -> ExitCode {
             }
         };
     }
-    rt.block_on(serve(config))
+    let source = cli.config.clone().map(|path| ConfigSource {
+        path,
+        overrides: overrides(&cli),
+    });
+    rt.block_on(serve(config, source))
 }
 
-async fn serve(config: Config) -> ExitCode {
+async fn serve(config: Config, source: Option<ConfigSource>) -> ExitCode {
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -170,8 +183,23 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::info!(listen = %config.listen, databases = config.databases.len(), "partproxy ready");
-    let proxy = Proxy::new(config);
+    let metrics_listener = match &config.metrics_listen {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("partproxy: cannot listen on {addr} (metrics_listen): {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    tracing::info!(
+        listen = %config.listen,
+        metrics = config.metrics_listen.as_deref().unwrap_or("off"),
+        databases = config.databases.len(),
+        "partproxy ready"
+    );
+    let proxy = Proxy::new(config, source);
     let signals = {
         let proxy = proxy.clone();
         async move {
@@ -191,6 +219,6 @@ async fn serve(config: Config) -> ExitCode {
         }
     };
     tokio::spawn(signals);
-    proxy.run(listener).await;
+    proxy.run(listener, metrics_listener).await;
     ExitCode::SUCCESS
 }

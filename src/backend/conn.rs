@@ -19,7 +19,7 @@ use crate::protocol::{self, cut_frame, ErrorFields};
 pub const SERVER_MAX_MESSAGE: usize = 1 << 30;
 
 /// Where and as whom to connect.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackendTarget {
     /// Host name or address.
     pub host: String,

@@ -11,6 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn::{BackendError, BackendTarget, ServerConn};
 use crate::config::PoolSettings;
+use crate::metrics::PoolMetrics;
 
 /// Why a checkout failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,30 @@ pub struct Pool {
     /// ParameterStatus values a server reported after a client's startup
     /// settings were applied, by those settings.
     startup_params: Mutex<HashMap<Settings, Settings>>,
+    clients: AtomicUsize,
+    /// The pool's counters.
+    pub metrics: PoolMetrics,
+}
+
+/// Counts a client session against its pool for as long as it lives.
+#[derive(Debug)]
+pub struct PoolClient(Arc<Pool>);
+
+impl Drop for PoolClient {
+    fn drop(&mut self) {
+        self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// An idle server connection as the admin console lists it.
+#[derive(Debug, Clone)]
+pub struct IdleServer {
+    /// Backend pid.
+    pub pid: u32,
+    /// How long ago it was opened.
+    pub age: Duration,
+    /// How long it has been idle.
+    pub idle_for: Duration,
 }
 
 type Settings = BTreeMap<String, String>;
@@ -53,7 +78,7 @@ const MAX_CACHED_STARTUPS: usize = 256;
 
 impl Pool {
     /// A pool that connects to `target` with `settings`.
-    pub fn new(name: String, target: BackendTarget, settings: PoolSettings) -> Arc<Pool> {
+    pub fn new(name: String, target: BackendTarget, settings: PoolSettings, metrics: PoolMetrics) -> Arc<Pool> {
         Arc::new(Pool {
             name,
             permits: Arc::new(Semaphore::new(settings.pool_size)),
@@ -62,7 +87,43 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             waiting: AtomicUsize::new(0),
             startup_params: Mutex::new(HashMap::new()),
+            clients: AtomicUsize::new(0),
+            metrics,
         })
+    }
+
+    /// Counts a client session served by this pool until the guard drops.
+    pub fn client(self: &Arc<Self>) -> PoolClient {
+        self.clients.fetch_add(1, Ordering::Relaxed);
+        PoolClient(self.clone())
+    }
+
+    /// Client sessions served by this pool.
+    pub fn client_count(&self) -> usize {
+        self.clients.load(Ordering::Relaxed)
+    }
+
+    /// True when the pool connects to this server and database.
+    pub fn serves(&self, host: &str, port: u16, dbname: &str) -> bool {
+        self.target.host == host && self.target.port == port && self.target.dbname == dbname
+    }
+
+    /// The idle connections, most recently used last.
+    pub fn idle_servers(&self) -> Vec<IdleServer> {
+        self.idle
+            .lock()
+            .iter()
+            .map(|c| IdleServer {
+                pid: c.key.0,
+                age: c.created.elapsed(),
+                idle_for: c.last_used.elapsed(),
+            })
+            .collect()
+    }
+
+    /// The server address connections go to.
+    pub fn server_address(&self) -> (&str, u16) {
+        (&self.target.host, self.target.port)
     }
 
     /// The pool's settings.
@@ -102,9 +163,11 @@ impl Pool {
     /// Takes an idle connection that still looks healthy, or opens a new one,
     /// waiting at most the wait timeout for a free slot.
     pub async fn checkout(&self) -> Result<Checkout, PoolError> {
+        let started = Instant::now();
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let permit = tokio::time::timeout(self.settings.wait_timeout, self.permits.clone().acquire_owned()).await;
         self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.metrics.wait.observe(started.elapsed().as_secs_f64());
         let permit = match permit {
             Ok(Ok(p)) => p,
             // The semaphore is never closed; treat it like a timeout regardless.
@@ -114,6 +177,7 @@ impl Pool {
             let candidate = self.idle.lock().pop();
             match candidate {
                 Some(conn) if conn.looks_alive() && conn.created.elapsed() < self.settings.max_lifetime => {
+                    self.metrics.checkouts.inc();
                     return Ok(Checkout { conn, _permit: permit });
                 }
                 Some(conn) => {
@@ -122,8 +186,15 @@ impl Pool {
                 None => break,
             }
         }
-        let conn = ServerConn::connect(&self.target, self.settings.connect_timeout).await?;
+        let conn = match ServerConn::connect(&self.target, self.settings.connect_timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics.connect_errors.inc();
+                return Err(e.into());
+            }
+        };
         tracing::debug!(pool = %self.name, pid = conn.key.0, "opened server connection");
+        self.metrics.checkouts.inc();
         Ok(Checkout { conn, _permit: permit })
     }
 
@@ -164,6 +235,7 @@ impl Pool {
             match ServerConn::connect(&self.target, self.settings.connect_timeout).await {
                 Ok(conn) => self.checkin(Checkout { conn, _permit: permit }),
                 Err(e) => {
+                    self.metrics.connect_errors.inc();
                     tracing::warn!(pool = %self.name, error = %e, "could not open a minimum-pool connection");
                     break;
                 }

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use super::load::{self, LoadError};
 use super::{Catalog, TableRule};
 use crate::backend::BackendTarget;
+use crate::metrics::CatalogMetrics;
 
 /// A database's current catalog and how to re-read it.
 #[derive(Debug)]
@@ -17,21 +18,46 @@ pub struct LiveCatalog {
     /// The database's client-facing name.
     pub database: String,
     target: BackendTarget,
-    rules: Vec<TableRule>,
+    rules: parking_lot::Mutex<Vec<TableRule>>,
     current: ArcSwap<Catalog>,
     wake: Notify,
+    metrics: CatalogMetrics,
+    /// When the snapshot in use was loaded (Unix ms; 0 before the first load).
+    loaded_at: std::sync::atomic::AtomicU64,
 }
 
 impl LiveCatalog {
     /// An empty catalog (everything passes through) until the first load.
-    pub fn new(database: String, target: BackendTarget, rules: Vec<TableRule>) -> Arc<LiveCatalog> {
+    pub fn new(
+        database: String,
+        target: BackendTarget,
+        rules: Vec<TableRule>,
+        metrics: CatalogMetrics,
+    ) -> Arc<LiveCatalog> {
         Arc::new(LiveCatalog {
             database,
             target,
-            rules,
+            rules: parking_lot::Mutex::new(rules),
             current: ArcSwap::from_pointee(Catalog::default()),
             wake: Notify::new(),
+            metrics,
+            loaded_at: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// The server and login the catalog is read with.
+    pub fn target(&self) -> &BackendTarget {
+        &self.target
+    }
+
+    /// Replaces the rules (RELOAD); they apply from the next load.
+    pub fn set_rules(&self, rules: Vec<TableRule>) {
+        *self.rules.lock() = rules;
+    }
+
+    /// When the snapshot in use was loaded (Unix ms; 0 before the first load).
+    pub fn loaded_at(&self) -> u64 {
+        self.loaded_at.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The current snapshot.
@@ -47,8 +73,20 @@ impl LiveCatalog {
     /// Reads the catalog now and swaps it in.
     pub async fn refresh(&self) -> Result<(), LoadError> {
         let started = std::time::Instant::now();
-        let client = load::connect(&self.target).await?;
-        let catalog = load::load(&client, &self.rules).await?;
+        let loaded = self.load().await;
+        self.metrics.duration.observe(started.elapsed().as_secs_f64());
+        let catalog = match loaded {
+            Ok(c) => c,
+            Err(e) => {
+                self.metrics.failures.inc();
+                return Err(e);
+            }
+        };
+        self.metrics.refreshes.inc();
+        self.metrics.parents.set(catalog.hierarchies.len() as i64);
+        self.metrics.children.set(catalog.child_count() as i64);
+        self.loaded_at
+            .store(crate::clients::now_ms(), std::sync::atomic::Ordering::Relaxed);
         tracing::info!(
             database = %self.database,
             parents = catalog.hierarchies.len(),
@@ -58,6 +96,12 @@ impl LiveCatalog {
         );
         self.current.store(Arc::new(catalog));
         Ok(())
+    }
+
+    async fn load(&self) -> Result<Catalog, LoadError> {
+        let client = load::connect(&self.target).await?;
+        let rules = self.rules.lock().clone();
+        load::load(&client, &rules).await
     }
 
     /// Re-reads on every interval and whenever asked, until the task is dropped.

@@ -18,9 +18,10 @@ pub use session::Session;
 /// Serves one client connection from its first byte to its last.
 pub async fn handle_client(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let io = ClientIo::new(stream, proxy.config.max_message_size);
-    match startup::handshake(&proxy, io).await {
-        Ok(Some(session)) => session.run().await,
+    let io = ClientIo::new(stream, proxy.config().max_message_size);
+    match startup::handshake(&proxy, io, peer).await {
+        Ok(Some(startup::Connected::Session(session))) => session.run().await,
+        Ok(Some(startup::Connected::Admin(console))) => console.run().await,
         Ok(None) => {}
         Err(e) => tracing::debug!(%peer, error = %e, "client left during startup"),
     }

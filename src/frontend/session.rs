@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,10 +27,12 @@ use crate::text::{contains_ci, transaction_end, TransactionEnd};
 
 mod lost;
 mod merge;
+mod observe;
 mod plans;
 mod sql_prepare;
 use lost::LostTransaction;
 use merge::MergedInsert;
+pub(super) use observe::Observed;
 use plans::{BindRoute, PortalPlan};
 use sql_prepare::SqlPrepared;
 
@@ -178,6 +181,8 @@ pub struct Session {
     user: String,
     /// The session's TimeZone as last reported by the server.
     time_zone: String,
+    /// Metrics and the client registry entry.
+    observed: Observed,
 }
 
 /// What the session knows of the client it serves, beyond its socket.
@@ -188,6 +193,8 @@ pub(super) struct ClientInfo {
     pub desired: BTreeMap<String, String>,
     /// The database's catalog, when routing is on.
     pub catalog: Option<Arc<LiveCatalog>>,
+    /// Metrics and the client registry entry.
+    pub observed: Observed,
 }
 
 impl Session {
@@ -199,7 +206,12 @@ impl Session {
         cancel: CancelKey,
         guard: ClientGuard,
     ) -> Session {
-        let ClientInfo { user, desired, catalog } = client;
+        let ClientInfo {
+            user,
+            desired,
+            catalog,
+            observed,
+        } = client;
         Session {
             mode: pool.settings().mode,
             proxy: proxy.clone(),
@@ -233,6 +245,7 @@ impl Session {
             catalog,
             user,
             time_zone: String::new(),
+            observed,
         }
     }
 
@@ -338,7 +351,10 @@ impl Session {
             let outcome = match event {
                 Event::ClientRead(Ok(0)) | Event::ClientRead(Err(_)) => Err(End::ClientGone),
                 Event::ClientWrote(Ok(0)) | Event::ClientWrote(Err(_)) => Err(End::ClientGone),
-                Event::ClientRead(Ok(_)) => self.on_client_data().await,
+                Event::ClientRead(Ok(n)) => {
+                    self.observe_received(n);
+                    self.on_client_data().await
+                }
                 Event::ServerRead(Ok(0)) => {
                     self.server_lost("server closed the connection unexpectedly");
                     Ok(())
@@ -348,7 +364,11 @@ impl Session {
                     Ok(())
                 }
                 Event::ServerRead(Ok(_)) => self.on_server_data().await,
-                Event::ClientWrote(Ok(_)) | Event::ServerWrote(Ok(_)) => Ok(()),
+                Event::ClientWrote(Ok(n)) => {
+                    self.observe_sent(n);
+                    Ok(())
+                }
+                Event::ServerWrote(Ok(_)) => Ok(()),
                 Event::Shutdown => {
                     self.closing = true;
                     Ok(())
@@ -466,6 +486,9 @@ impl Session {
     }
 
     fn send(&mut self, expect: Expect, bytes: &[u8]) {
+        if self.expect.is_empty() {
+            self.observe_unit_sent();
+        }
         self.to_server.extend_from_slice(bytes);
         self.expect.push_back(expect);
     }
@@ -541,6 +564,7 @@ impl Session {
         };
         let catalog = live.snapshot();
         if catalog.hierarchies.is_empty() {
+            self.observe_unrouted();
             return unchanged();
         }
         let Some(sql) = protocol::decode_query(frame.body()) else {
@@ -551,7 +575,10 @@ impl Session {
             protocol::put_query(&mut out, &text);
             return (out.freeze(), expect);
         }
-        let (text, expect) = match self.route_sql(sql, &catalog) {
+        let started = Instant::now();
+        let route = self.route_sql(sql, &catalog);
+        self.observe_route(&route, sql, &catalog, started.elapsed());
+        let (text, expect) = match route {
             Route::Passthrough(reason) => {
                 tracing::trace!(reason = reason.as_str(), "passed through");
                 return unchanged();
@@ -563,7 +590,7 @@ impl Session {
                 router::join_statements(&statements),
                 Expect::MergedInsert(Box::new(MergedInsert::new(rows))),
             ),
-            Route::Reject { code, message } => (raise_sql(code, &message), Expect::Query),
+            Route::Reject { code, message, .. } => (raise_sql(code, &message), Expect::Query),
         };
         let mut out = BytesMut::with_capacity(text.len() + 6);
         protocol::put_query(&mut out, &text);
@@ -870,6 +897,10 @@ impl Session {
                     b'G' => self.enter_copy_in(),
                     b'Z' => {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
+                        if forward {
+                            let more = self.expect.iter().filter(|e| ends_unit(e)).count() > 1;
+                            self.observe_ready(self.status, more);
+                        }
                         self.ending = None;
                         if self.status == b'I' && !self.portal_plans.is_empty() {
                             // Every portal ends with its transaction.
@@ -973,6 +1004,7 @@ impl Session {
             return;
         };
         self.cancel.slot.set(None);
+        self.observe_server_gone();
         let (code, msg) = self.server_dying.take().unwrap_or_else(|| {
             (
                 "08006".to_owned(),
@@ -1044,7 +1076,14 @@ impl Session {
     /// Checks out a server and brings its settings in line with the client's.
     /// On failure a FATAL error is queued for the client.
     async fn acquire_server(&mut self) -> Result<(), ()> {
-        let mut co = match self.pool.checkout().await {
+        self.observe_waiting();
+        if self.proxy.is_paused() {
+            // PAUSE: new work waits for RESUME (or for shutdown to lift it).
+            self.proxy.wait_resumed().await;
+        }
+        let checkout = self.pool.checkout().await;
+        self.observe_server_gone();
+        let mut co = match checkout {
             Ok(co) => co,
             Err(e) => {
                 let code = match e {
@@ -1075,6 +1114,7 @@ impl Session {
             pid: co.conn.key.0,
             secret: co.conn.key.1,
         }));
+        self.observe_server_held(co.conn.key.0, co.conn.created.elapsed());
         self.server = Some(co);
         Ok(())
     }
@@ -1086,6 +1126,7 @@ impl Session {
             return;
         };
         self.cancel.slot.set(None);
+        self.observe_server_gone();
         if self.capture_settings {
             self.capture_settings = false;
             match read_settings(&mut co.conn).await {
@@ -1101,6 +1142,7 @@ impl Session {
         }
         if self.discard_on_release {
             self.discard_on_release = false;
+            self.observed.pool.resets.inc();
             if let Err(e) = co.conn.internal_query("DISCARD ALL").await {
                 tracing::warn!(error = %e, "reset failed; closing server connection");
                 return;
@@ -1138,6 +1180,7 @@ impl Session {
         } else {
             "RESET ALL"
         };
+        self.observed.pool.resets.inc();
         if co.conn.internal_query(reset).await.is_err() {
             return;
         }

@@ -15,9 +15,21 @@ use crate::protocol;
 /// Startup parameters that are not session settings.
 const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
 
+/// A client past startup.
+pub enum Connected {
+    /// A session on a configured database.
+    Session(Box<Session>),
+    /// The admin console.
+    Admin(crate::admin::Console),
+}
+
 /// Runs the startup phase. Returns the ready session, or `None` when the
 /// connection was a cancel request or was refused with a FATAL error.
-pub async fn handshake(proxy: &Arc<Proxy>, mut io: ClientIo) -> Result<Option<Session>, ClientError> {
+pub async fn handshake(
+    proxy: &Arc<Proxy>,
+    mut io: ClientIo,
+    peer: std::net::SocketAddr,
+) -> Result<Option<Connected>, ClientError> {
     let body = loop {
         let body = io.read_startup().await?;
         let Some(code) = protocol::startup_code(&body) else {
@@ -86,13 +98,29 @@ pub async fn handshake(proxy: &Arc<Proxy>, mut io: ClientIo) -> Result<Option<Se
         return Err(io.fatal("53300", "sorry, too many clients already").await);
     };
 
-    let user = proxy.config.users.get(&user_name);
+    let config = proxy.config();
+    let user = config.users.get(&user_name);
     let authenticated = authenticate(&mut io, &user_name, user).await?;
     let auth_failed = format!("password authentication failed for user \"{user_name}\"");
     let Some(user) = user.filter(|_| authenticated) else {
         return Err(io.fatal("28P01", &auth_failed).await);
     };
-    let Some(db) = proxy.config.databases.get(&database) else {
+    let application_name = get("application_name").unwrap_or_default().to_owned();
+    if database == config.admin_database {
+        if !config.admin_users.contains(&user.name) {
+            let msg = format!("user \"{}\" is not allowed to use the admin console", user.name);
+            return Err(io.fatal("28000", &msg).await);
+        }
+        protocol::put_auth(&mut io.wbuf, 0, &[]);
+        let registered = proxy.registry.register(&user.name, &database, peer, &application_name);
+        return Ok(Some(Connected::Admin(crate::admin::Console::new(
+            proxy.clone(),
+            io,
+            client_guard,
+            registered,
+        ))));
+    }
+    let Some(db) = config.databases.get(&database) else {
         return Err(io
             .fatal("3D000", &format!("database \"{database}\" does not exist"))
             .await);
@@ -121,14 +149,24 @@ pub async fn handshake(proxy: &Arc<Proxy>, mut io: ClientIo) -> Result<Option<Se
 
     let pool = proxy.pool_for(db, user);
     let cancel = proxy.cancels.register();
+    let catalog = proxy.catalog(&db.name);
+    let observed = super::session::Observed::new(
+        proxy.registry.register(&user.name, &db.name, peer, &application_name),
+        pool.client(),
+        pool.metrics.clone(),
+        catalog
+            .is_some()
+            .then(|| crate::metrics::RouteRecorder::new(proxy.metrics.clone(), &db.name)),
+    );
     let client = super::session::ClientInfo {
         user: user.name.clone(),
         desired,
-        catalog: proxy.catalog(&db.name),
+        catalog,
+        observed,
     };
     let mut session = Session::new(proxy.clone(), pool, io, client, cancel, client_guard);
     match session.start().await {
-        Ok(()) => Ok(Some(session)),
+        Ok(()) => Ok(Some(Connected::Session(Box::new(session)))),
         Err(e) => {
             tracing::debug!(error = %e, "session could not start");
             Ok(None)

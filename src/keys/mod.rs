@@ -3,6 +3,7 @@
 //! be true. Shared by the catalog (CHECK constraints) and the router (WHERE
 //! clauses); pure functions, no I/O.
 
+pub mod describe;
 pub mod param;
 pub mod predicate;
 pub mod set;

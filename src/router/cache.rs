@@ -1,10 +1,11 @@
 //! Parsed statements by text, shared by all sessions, so a prepared
 //! statement is parsed once however often (and by whomever) it is bound.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dashmap::DashMap;
+use prometheus::IntCounter;
 
 use super::Parsed;
 
@@ -18,29 +19,29 @@ pub struct ParseCache {
     map: DashMap<Arc<str>, Arc<Parsed>>,
     bytes: AtomicUsize,
     budget: usize,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    hits: IntCounter,
+    misses: IntCounter,
 }
 
 impl ParseCache {
-    /// A cache holding about `budget` bytes.
-    pub fn new(budget: usize) -> ParseCache {
+    /// A cache holding about `budget` bytes, counting into `hits` and `misses`.
+    pub fn new(budget: usize, hits: IntCounter, misses: IntCounter) -> ParseCache {
         ParseCache {
             map: DashMap::new(),
             bytes: AtomicUsize::new(0),
             budget,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            hits,
+            misses,
         }
     }
 
     /// The parsed form of `sql`, parsing it on a miss.
     pub fn get(&self, sql: &str) -> Arc<Parsed> {
         if let Some(p) = self.map.get(sql) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+            self.hits.inc();
             return p.clone();
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
+        self.misses.inc();
         let parsed = Arc::new(Parsed::new(sql));
         let cost = sql.len() * (1 + AST_BYTES_PER_TEXT_BYTE);
         if cost > self.budget {
@@ -56,7 +57,7 @@ impl ParseCache {
 
     /// (hits, misses) so far.
     pub fn counts(&self) -> (u64, u64) {
-        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
+        (self.hits.get(), self.misses.get())
     }
 }
 
@@ -66,7 +67,8 @@ mod tests {
 
     #[test]
     fn hits_misses_and_budget() {
-        let c = ParseCache::new(1000);
+        let counter = |n: &str| IntCounter::new(n, n).unwrap();
+        let c = ParseCache::new(1000, counter("h"), counter("m"));
         let a = c.get("SELECT 1");
         let b = c.get("SELECT 1");
         assert!(Arc::ptr_eq(&a, &b));

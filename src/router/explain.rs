@@ -28,7 +28,7 @@ pub fn explain(route: &Route, original: &str) -> Vec<ExplainRow> {
         Route::SplitInsert {
             statements, targets, ..
         } => rewrite_rows(&super::join_statements(statements), targets),
-        Route::Reject { code, message } => vec![ExplainRow {
+        Route::Reject { code, message, .. } => vec![ExplainRow {
             parent: None,
             children: None,
             decision: format!("reject: {code}"),

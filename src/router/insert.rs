@@ -106,6 +106,9 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                         key.column,
                         shown()
                     ),
+                    parent: h.parent.clone(),
+                    rows: keys.len(),
+                    reason: "no_child",
                 }
             }
             ValueRoute::Ambiguous(kids) => {
@@ -119,6 +122,9 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                         h.parent.quoted(),
                         names.join(", ")
                     ),
+                    parent: h.parent.clone(),
+                    rows: keys.len(),
+                    reason: "overlapping_children",
                 };
             }
         };
@@ -150,6 +156,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
 
     let mut statements = Vec::with_capacity(groups.len());
     let mut children = Vec::with_capacity(groups.len());
+    let mut child_rows = Vec::with_capacity(groups.len());
     let mut parent_included = false;
     for (dest, rows) in &groups {
         let mut splicer = Splicer::new(sql);
@@ -169,6 +176,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
                     return Route::Passthrough(PassReason::RewriteFailed);
                 }
                 children.push(leaf.table);
+                child_rows.push(rows.len());
             }
         }
         if groups.len() > 1 {
@@ -188,6 +196,7 @@ fn route_into(sql: &str, ins: &Insert, name: &sqlparser::ast::ObjectName, h: &Hi
         parent: h.parent.clone(),
         children,
         parent_included,
+        rows: child_rows,
     }];
     if statements.len() == 1 {
         return Route::Rewrite {

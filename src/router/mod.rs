@@ -144,8 +144,12 @@ pub struct TargetReport {
     pub parent: TableName,
     /// Children kept.
     pub children: Vec<TableName>,
-    /// Whether the parent's own rows are still read.
+    /// Whether the parent's own rows are still read (or, for an INSERT,
+    /// written).
     pub parent_included: bool,
+    /// For an INSERT: the rows sent to each child, in `children` order
+    /// (empty for reads).
+    pub rows: Vec<usize>,
 }
 
 /// The router's decision.
@@ -179,6 +183,12 @@ pub enum Route {
         code: &'static str,
         /// Message.
         message: String,
+        /// The parent written to.
+        parent: TableName,
+        /// Rows in the refused statement.
+        rows: usize,
+        /// `no_child` or `overlapping_children` (a metric label).
+        reason: &'static str,
     },
 }
 
@@ -194,6 +204,16 @@ pub fn names_no_parent(sql: &str, catalog: &Catalog) -> bool {
         .hierarchies
         .keys()
         .any(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
+}
+
+/// The parent whose name appears in the text (the longest such name), for
+/// labelling a statement passed through: a label, not a proof.
+pub fn parent_named<'c>(sql: &str, catalog: &'c Catalog) -> Option<&'c TableName> {
+    catalog
+        .hierarchies
+        .keys()
+        .filter(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
+        .max_by(|a, b| a.name.len().cmp(&b.name.len()).then_with(|| b.cmp(a)))
 }
 
 /// A statement text parsed once, reused for every routing of it (each Bind
@@ -575,6 +595,7 @@ impl<'c, 'q> Walker<'c, 'q> {
                 parent: occ.h.parent.clone(),
                 children: selected.iter().map(|&i| occ.h.children[i].table.clone()).collect(),
                 parent_included: with_parent,
+                rows: Vec::new(),
             });
         }
         if targets.is_empty() {

@@ -301,7 +301,7 @@ fn inserts() {
         )
     );
     match run("INSERT INTO logs (id, created_at) VALUES (1, '2030-01-01')", false) {
-        Route::Reject { code, message } => {
+        Route::Reject { code, message, .. } => {
             assert_eq!(code, "23514");
             assert!(
                 message.contains("public.logs") && message.contains("created_at = 2030-01-01 00:00:00+00"),
@@ -463,7 +463,7 @@ fn unmatched_rows_follow_the_policy() {
         "INSERT INTO logs (id, created_at) VALUES (9, '2031-01-01')",
         &catalog(true),
     ) {
-        Route::Reject { code, message } => {
+        Route::Reject { code, message, .. } => {
             assert_eq!(code, "23514");
             assert!(message.contains("2031-01-01 00:00:00+00"), "{message}");
         }

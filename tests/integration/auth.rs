@@ -103,6 +103,7 @@ async fn quick_start_with_upstream_flag() {
     let port = support::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_partproxy"))
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics-listen", ""])
         .args([
             "--upstream",
             &format!(

@@ -10,6 +10,7 @@ mod drivers;
 mod extended;
 mod failures;
 mod malformed;
+mod observability;
 mod pooling;
 mod routing;
 mod routing_edges;

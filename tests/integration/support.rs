@@ -166,6 +166,8 @@ impl Default for ProxySettings {
 pub struct TestProxy {
     /// Its client port.
     pub port: u16,
+    /// Its metrics/status port.
+    pub metrics_port: u16,
     child: Child,
     config_path: PathBuf,
 }
@@ -178,6 +180,7 @@ impl TestProxy {
         let text = format!(
             r#"listen = "127.0.0.1:{port}"
 log_level = "warn"
+admin_users = ["postgres"]
 shutdown_timeout_secs = 10
 
 [pool]
@@ -225,6 +228,23 @@ password = "apppw"
 
     /// Starts a proxy with a literal configuration listening on `port`.
     pub fn start_with_config(text: &str, port: u16) -> TestProxy {
+        // Every proxy gets its own metrics port unless the test chose one.
+        let (text, metrics_port) = match text.find("metrics_listen") {
+            Some(_) => {
+                let port = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("metrics_listen"))
+                    .and_then(|rest| rest.rsplit(':').next())
+                    .and_then(|p| p.trim().trim_matches('"').parse().ok())
+                    .unwrap_or(0);
+                (text.to_owned(), port)
+            }
+            None => {
+                let port = free_port();
+                (format!("metrics_listen = \"127.0.0.1:{port}\"\n{text}"), port)
+            }
+        };
+        let text = text.as_str();
         let config_path = std::env::temp_dir().join(format!("partproxy-test-{}-{port}.toml", std::process::id()));
         std::fs::write(&config_path, text).expect("write config");
         let child = Command::new(env!("CARGO_BIN_EXE_partproxy"))
@@ -235,6 +255,7 @@ password = "apppw"
             .expect("spawn partproxy");
         let proxy = TestProxy {
             port,
+            metrics_port,
             child,
             config_path,
         };
@@ -248,6 +269,20 @@ password = "apppw"
             assert!(Instant::now() < deadline, "proxy did not start listening");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Appends TOML to the proxy's configuration file (for RELOAD).
+    pub fn append_config(&self, extra: &str) {
+        let mut text = std::fs::read_to_string(&self.config_path).expect("read config");
+        text.push_str(extra);
+        std::fs::write(&self.config_path, text).expect("write config");
+    }
+
+    /// Scrapes `/metrics`.
+    pub fn scrape(&self) -> Scrape {
+        let (status, body) = http_get(self.metrics_port, "/metrics");
+        assert_eq!(status, 200, "/metrics answered {status}: {body}");
+        Scrape::parse(&body)
     }
 
     /// Sends SIGTERM.
@@ -330,4 +365,190 @@ pub async fn rows(c: &Client, sql: &str) -> (Vec<Vec<Option<String>>>, Option<u6
         }
     }
     (out, count)
+}
+
+/// A plain HTTP/1.0 GET on the loopback interface: (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the metrics port");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read response");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// One scrape of `/metrics` in the text format.
+#[derive(Debug, Clone)]
+pub struct Scrape(pub Vec<(String, std::collections::BTreeMap<String, String>, f64)>);
+
+impl Scrape {
+    /// Parses the text exposition format (label values may hold escapes).
+    pub fn parse(text: &str) -> Scrape {
+        let mut out = Vec::new();
+        for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let (name_labels, value) = line.rsplit_once(' ').expect("sample line");
+            let value: f64 = value.parse().unwrap_or(f64::NAN);
+            let (name, labels) = match name_labels.split_once('{') {
+                None => (name_labels.to_owned(), Default::default()),
+                Some((name, rest)) => (name.to_owned(), parse_labels(rest.trim_end_matches('}'))),
+            };
+            out.push((name, labels, value));
+        }
+        Scrape(out)
+    }
+
+    /// The sum of `name` over samples whose labels include every pair.
+    pub fn sum(&self, name: &str, matching: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|(n, l, _)| n == name && matching.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+            .map(|(_, _, v)| v)
+            .sum()
+    }
+
+    /// True when some sample of `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _, _)| n == name)
+    }
+}
+
+fn parse_labels(text: &str) -> std::collections::BTreeMap<String, String> {
+    let mut labels = std::collections::BTreeMap::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        if key.is_empty() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('"'));
+        let mut value = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => value.push('\n'),
+                    Some(other) => value.push(other),
+                    None => break,
+                },
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        labels.insert(key.trim_start_matches(',').to_owned(), value);
+        if chars.peek() == Some(&',') {
+            chars.next();
+        }
+    }
+    labels
+}
+
+/// The headless browser for page tests: `PARTPROXY_CHROMIUM`, or chromium
+/// on the PATH. Missing, the test fails unless `PARTPROXY_SKIP_BROWSER=1`.
+pub fn chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PARTPROXY_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Ok(out) = Command::new("sh").args(["-c", &format!("command -v {name}")]).output() {
+            let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if out.status.success() && !path.is_empty() {
+                return Some(PathBuf::from(path));
+            }
+        }
+    }
+    if std::env::var("PARTPROXY_SKIP_BROWSER").as_deref() == Ok("1") {
+        eprintln!("no chromium: browser test skipped (PARTPROXY_SKIP_BROWSER=1)");
+        return None;
+    }
+    panic!("no chromium found: install Debian's chromium package, set PARTPROXY_CHROMIUM, or PARTPROXY_SKIP_BROWSER=1");
+}
+
+fn headless(browser: &std::path::Path, profile: &std::path::Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+        // Lets the page's fetch and render finish before the dump.
+        "--virtual-time-budget=5000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .stdin(Stdio::null());
+    c
+}
+
+/// The page's DOM after its scripts ran.
+pub fn browser_dom(browser: &std::path::Path, url: &str) -> String {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let out = headless(browser, profile.path())
+        .arg("--dump-dom")
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Saves a screenshot of the page under target/ (the README's copy lives in docs/).
+pub fn browser_screenshot(browser: &std::path::Path, url: &str, name: &str) {
+    let profile = tempfile::tempdir().expect("profile dir");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target").join(name);
+    let out = headless(browser, profile.path())
+        .arg(format!("--screenshot={}", path.display()))
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        out.status.success() && path.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn unescape_html(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let start = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[start..].find('"')?;
+    Some(&tag[start..start + len])
+}
+
+/// Every figure the page marks with `data-metric`: (family, labels, value).
+pub fn page_figures(dom: &str) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    let mut out = Vec::new();
+    for piece in dom.split('<').skip(1) {
+        let tag = match piece.find('>') {
+            Some(end) => &piece[..end],
+            None => continue,
+        };
+        let (Some(name), Some(labels), Some(value)) = (
+            attribute(tag, "data-metric"),
+            attribute(tag, "data-match"),
+            attribute(tag, "data-value"),
+        ) else {
+            continue;
+        };
+        let labels: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&unescape_html(labels)).expect("data-match is JSON");
+        out.push((name.to_owned(), labels, value.parse().expect("data-value is a number")));
+    }
+    out
 }

@@ -203,6 +203,8 @@ fn demo_runs_and_reports_matching_answers() {
             "--exit",
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--statements",
             "10",
             "--rows",

@@ -62,7 +62,8 @@ pub(super) enum PortalPlan {
 impl Session {
     /// Routes a prepared statement's text (parsed once, cached) with these
     /// parameter values and the session's search_path and TimeZone.
-    pub(super) fn route_prepared(&self, sql: &str, params: &[Param], catalog: &Catalog) -> Route {
+    pub(super) fn route_prepared(&mut self, sql: &str, params: &[Param], catalog: &Catalog) -> Route {
+        let started = std::time::Instant::now();
         let parsed = self.proxy.parse_cache.get(sql);
         let (path, tz) = self.routing_context();
         let view = SessionView {
@@ -71,12 +72,15 @@ impl Session {
             tz,
             params,
         };
-        router::route_parsed(sql, &parsed, catalog, &view)
+        let route = router::route_parsed(sql, &parsed, catalog, &view);
+        self.observe_route(&route, sql, catalog, started.elapsed());
+        route
     }
 
     /// Routes a Bind by its parameter values.
     pub(super) fn route_bind(&mut self, bind: &protocol::BindMsg) -> BindRoute {
         let Some(src) = self.routable.get(bind.statement).cloned() else {
+            self.observe_unrouted();
             return BindRoute::AsIs;
         };
         let Some(catalog) = self.catalog.as_ref().map(|c| c.snapshot()) else {
@@ -104,7 +108,7 @@ impl Session {
                 Some(parts) => BindRoute::Plan(PortalPlan::Split { parts, order: rows }),
                 None => BindRoute::AsIs,
             },
-            Route::Reject { code, message } => BindRoute::Plan(PortalPlan::Refuse {
+            Route::Reject { code, message, .. } => BindRoute::Plan(PortalPlan::Refuse {
                 sql: raise_sql(code, &message),
             }),
             Route::Passthrough(_) => BindRoute::AsIs,

@@ -75,7 +75,7 @@ impl Session {
                             Expect::MergedInsert(Box::new(MergedInsert::new(rows))),
                         ))
                     }
-                    Route::Reject { code, message } => Some((raise_sql(code, &message), Expect::Query)),
+                    Route::Reject { code, message, .. } => Some((raise_sql(code, &message), Expect::Query)),
                     Route::Passthrough(_) => None,
                 }
             }
