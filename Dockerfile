@@ -8,5 +8,5 @@ RUN cargo build --release --bin partproxy
 FROM debian:bookworm-slim
 COPY --from=build /src/target/release/partproxy /usr/local/bin/partproxy
 COPY config/partproxy.example.toml /etc/partproxy/partproxy.example.toml
-EXPOSE 6432
+EXPOSE 6432 9930
 ENTRYPOINT ["/usr/local/bin/partproxy"]

@@ -97,3 +97,26 @@ driver_python() {
     "psycopg[binary]==3.2.*" "asyncpg==0.30.*" >&2
   echo "$PWD/$venv/bin/python"
 }
+
+# apt_install PACKAGE...: installs Debian packages when running as root.
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+  else
+    return 1
+  fi
+}
+
+# Makes sure the status-page test has a headless Chromium and the compose
+# test a compose validator, installing Debian's packages when missing.
+test_tools() {
+  if ! command -v chromium >/dev/null 2>&1 && [ -z "${PARTPROXY_CHROMIUM:-}" ]; then
+    echo "chromium not found: installing it with apt-get" >&2
+    apt_install chromium || echo "install Debian's chromium package for the status-page test" >&2
+  fi
+  if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then
+    echo "no compose validator found: installing docker-compose with apt-get" >&2
+    apt_install docker-compose || echo "install docker compose (or docker-compose) for the compose test" >&2
+  fi
+}

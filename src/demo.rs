@@ -94,6 +94,19 @@ pub fn legacy_schema(months: u32) -> String {
     sql + &trigger
 }
 
+/// The SQL the compose stack initialises its PostgreSQL with: the demo's
+/// legacy schema in database `demo`, with `rows` rows loaded through the
+/// trigger (kept in `config/compose/initdb/01-demo.sql`, checked by a test).
+pub fn compose_init_sql(rows: u32) -> String {
+    format!(
+        "-- Generated from partproxy's demo schema (src/demo.rs); a unit test keeps it in step.\n\
+         CREATE DATABASE {DATABASE};\n\\connect {DATABASE}\n{}\
+         INSERT INTO logs (id, created_at, level, message) SELECT g, '2024-01-01 00:00:00+00'::timestamptz + g * interval '{ROW_SPACING_SECS} seconds', \
+         (ARRAY['debug','info','warn','error'])[1 + g % 4], 'message ' || g FROM generate_series(1, {rows}) g;\nANALYZE logs;\n",
+        legacy_schema(MONTHS)
+    )
+}
+
 fn seeded_at(g: i64) -> DateTime<Utc> {
     first_month().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() + chrono::Duration::seconds(g * ROW_SPACING_SECS)
 }
@@ -457,6 +470,24 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compose_init_sql_is_the_demo_schema() {
+        let file = include_str!("../config/compose/initdb/01-demo.sql");
+        let sql = compose_init_sql(COMPOSE_ROWS);
+        if std::env::var("PARTPROXY_REGENERATE").as_deref() == Ok("1") {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/compose/initdb/01-demo.sql");
+            std::fs::write(path, &sql).unwrap();
+            return;
+        }
+        assert_eq!(
+            file, sql,
+            "run this test with PARTPROXY_REGENERATE=1 to rewrite the file"
+        );
+    }
+
+    /// Rows the compose stack loads.
+    const COMPOSE_ROWS: u32 = 150_000;
 
     #[test]
     fn schema_has_a_child_and_a_branch_per_month() {

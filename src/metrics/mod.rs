@@ -379,13 +379,6 @@ pub struct PoolMetrics {
     pub bytes_sent: IntCounter,
 }
 
-impl PoolMetrics {
-    /// Handles registered nowhere (pools built outside a proxy).
-    pub fn detached() -> PoolMetrics {
-        Metrics::new(false).pool("", "")
-    }
-}
-
 /// One database's catalog metrics.
 #[derive(Debug, Clone)]
 pub struct CatalogMetrics {
@@ -399,4 +392,85 @@ pub struct CatalogMetrics {
     pub parents: IntGauge,
     /// Children known.
     pub children: IntGauge,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exprs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
+                        _ => exprs(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+            _ => {}
+        }
+    }
+
+    /// Every metric name the Grafana dashboard queries is one the proxy exports.
+    #[test]
+    fn dashboard_queries_only_exported_metrics() {
+        let text = include_str!("../../config/grafana/partproxy-dashboard.json");
+        let dashboard: serde_json::Value = serde_json::from_str(text).expect("the dashboard is JSON");
+        let m = Metrics::new(true);
+        let mut exported = m.names();
+        exported.extend(m.gather().iter().map(|f| f.name().to_owned()));
+        let mut queries = Vec::new();
+        exprs(&dashboard, &mut queries);
+        assert!(queries.len() >= 20, "the dashboard has {} queries", queries.len());
+        let mut used = Vec::new();
+        for q in &queries {
+            let mut rest = q.as_str();
+            while let Some(at) = rest.find(|c: char| c.is_ascii_alphabetic()) {
+                let word: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + word.len().max(1)..];
+                if word.starts_with("partproxy_") || word.starts_with("process_") {
+                    used.push(word);
+                }
+            }
+        }
+        assert!(used.len() >= 20);
+        for name in used {
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).filter(|b| exported.iter().any(|e| e == b)))
+                .unwrap_or(&name);
+            assert!(
+                exported.iter().any(|e| e == base),
+                "the dashboard queries {name}, which is not exported"
+            );
+        }
+        // Panels the issue asks for.
+        let titles: Vec<&str> = dashboard["panels"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["title"].as_str())
+            .collect();
+        for t in [
+            "Routing outcomes",
+            "Pass-through reasons",
+            "Children touched per statement",
+            "Routing latency (parse + route + rewrite)",
+            "Pool saturation",
+            "Errors",
+        ] {
+            assert!(titles.contains(&t), "no panel {t}: {titles:?}");
+        }
+    }
+
+    #[test]
+    fn prometheus_config_scrapes_the_metrics_port() {
+        let text = include_str!("../../config/prometheus.yml");
+        assert!(text.contains("metrics_path: /metrics") && text.contains(":9930"));
+    }
 }

@@ -261,3 +261,84 @@ fn explain_command_prints_the_decision() {
     assert!(out.contains("decision: reject: 23514"), "{out}");
     let _ = std::fs::remove_file(&config);
 }
+
+/// The compose stack: the file validates with docker compose (or Debian's
+/// docker-compose), every host path it mounts exists, and its PostgreSQL
+/// init script builds the demo's legacy table.
+#[test]
+fn compose_stack_validates_and_its_init_script_runs() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let compose = std::fs::read_to_string(root.join("docker-compose.yml")).unwrap();
+    for line in compose.lines() {
+        if let Some(mount) = line.trim().strip_prefix("- ./") {
+            let host = mount.split(':').next().unwrap_or_default();
+            assert!(
+                root.join(host).exists(),
+                "docker-compose.yml mounts ./{host}, which does not exist"
+            );
+        }
+    }
+    let plugin = Command::new("docker")
+        .args(["compose", "config", "-q"])
+        .current_dir(root)
+        .output();
+    let validated = match plugin {
+        Ok(out) if out.status.success() => true,
+        _ => match Command::new("docker-compose")
+            .args(["config", "-q"])
+            .current_dir(root)
+            .output()
+        {
+            Ok(out) => {
+                assert!(
+                    out.status.success(),
+                    "docker-compose config: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                true
+            }
+            Err(_) => false,
+        },
+    };
+    if !validated && std::env::var("PARTPROXY_SKIP_COMPOSE").as_deref() != Ok("1") {
+        panic!("neither `docker compose` nor `docker-compose` is installed (PARTPROXY_SKIP_COMPOSE=1 skips)");
+    }
+
+    let cluster = Cluster::shared();
+    let sql = std::fs::read_to_string(root.join("config/compose/initdb/01-demo.sql"))
+        .unwrap()
+        .replace("CREATE DATABASE demo;\n\\connect demo", "\\connect compose_demo");
+    cluster.psql_admin("DROP DATABASE IF EXISTS compose_demo");
+    cluster.psql_admin("CREATE DATABASE compose_demo");
+    let path = std::env::temp_dir().join(format!("partproxy-compose-{}.sql", std::process::id()));
+    std::fs::write(&path, sql).unwrap();
+    let out = run(
+        cluster,
+        "psql",
+        cluster.port,
+        &[
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-d",
+            "postgres",
+            "-f",
+            path.to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_file(&path);
+    assert!(!out.contains("ERROR"), "{out}");
+    let counts = run(
+        cluster,
+        "psql",
+        cluster.port,
+        &[
+            "-At",
+            "-d",
+            "compose_demo",
+            "-c",
+            "SELECT count(*), count(DISTINCT tableoid) FROM logs",
+        ],
+    );
+    assert_eq!(counts.trim(), "150000|35", "rows and children holding them");
+}
