@@ -194,6 +194,21 @@ impl Proxy {
         all
     }
 
+    /// Every (database, quoted parent) the live catalogs know.
+    pub fn known_parents(&self) -> Vec<(String, String)> {
+        self.catalogs()
+            .iter()
+            .flat_map(|live| {
+                let db = live.database.clone();
+                live.snapshot()
+                    .hierarchies
+                    .keys()
+                    .map(|t| (db.clone(), t.quoted()))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
     /// Sets the gauges that are read from live state rather than counted.
     pub fn sample_metrics(&self) {
         let m = &self.metrics;

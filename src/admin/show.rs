@@ -495,18 +495,7 @@ fn routes(proxy: &Proxy) -> ResultSet {
         "rejected_rows",
         "top_passthrough_reasons",
     ]);
-    let known: Vec<(String, String)> = proxy
-        .catalogs()
-        .iter()
-        .flat_map(|live| {
-            let db = live.database.clone();
-            live.snapshot()
-                .hierarchies
-                .keys()
-                .map(|t| (db.clone(), t.quoted()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let known = proxy.known_parents();
     for p in routes_by_parent(&proxy.metrics.gather(), &known) {
         let reasons: Vec<String> = p.reasons.iter().take(3).map(|(r, n)| format!("{r}: {n}")).collect();
         rs.push([

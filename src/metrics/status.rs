@@ -35,17 +35,7 @@ pub fn status(proxy: &Proxy) -> Value {
     proxy.sample_metrics();
     let families = proxy.metrics.gather();
     let catalogs = proxy.catalogs();
-    let known: Vec<(String, String)> = catalogs
-        .iter()
-        .flat_map(|live| {
-            let db = live.database.clone();
-            live.snapshot()
-                .hierarchies
-                .keys()
-                .map(|t| (db.clone(), t.quoted()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let known = proxy.known_parents();
     let routes = routes_by_parent(&families, &known);
 
     let mut parents = Vec::new();
