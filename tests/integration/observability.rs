@@ -398,10 +398,18 @@ async fn pause_holds_new_work_until_resume_and_reload_adds_a_database() {
         let r = c.simple_query("SELECT count(*) FROM logs").await.map(|_| ());
         (c, r)
     });
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The query reaches the proxy and waits there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (cols, rows) = console(&a, "SHOW CLIENTS").await;
+        if rows.iter().any(|r| r[column(&cols, "state")] == "waiting") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no client waiting: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!query.is_finished(), "a query ran while paused");
-    let (cols, rows) = console(&a, "SHOW CLIENTS").await;
-    assert!(rows.iter().any(|r| r[column(&cols, "state")] == "waiting"), "{rows:?}");
     a.simple_query("RESUME").await.unwrap();
     let (_c, r) = tokio::time::timeout(Duration::from_secs(10), query)
         .await
