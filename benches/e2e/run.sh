@@ -1,22 +1,41 @@
 #!/usr/bin/env bash
-# End-to-end benchmark: pgbench straight to PostgreSQL and through partproxy,
-# interleaved in one run on one machine, printed with the ratios.
+# End-to-end benchmark, one command: starts its own PostgreSQL, partproxy and
+# (when installed) PgBouncer, then runs pgbench against each target in one
+# run on one machine, at 1, 8 and 64 clients, -M simple and -M prepared, and
+# prints tps, average latency and the ratios:
 #
-#   benches/e2e/run.sh                 # 8 clients, 10 s per run
-#   CLIENTS="1 8 64" DURATION=20 benches/e2e/run.sh
+#   point SELECT on a 2048-child inheritance parent: direct to the parent,
+#     direct to the right child, through the proxy;
+#   the same on a 2048-partition declarative table: direct, through the proxy;
+#   1-row and 1000-row INSERT into the seed's legacy `logs` parent: through
+#     its trigger directly, straight into the child, through the proxy;
+#   a query on no partitioned table (pgbench -S): direct, through the proxy,
+#     through PgBouncer (same pool size, transaction mode).
+#
+# Then the proxy's CPU time per transaction and its resident memory with
+# 1,000 idle clients connected.
+#
+#   benches/e2e/run.sh                          # 5 s per run (84 runs)
+#   DURATION=10 CLIENTS="8 64" MODES=prepared benches/e2e/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
-CLIENTS=${CLIENTS:-8}
-DURATION=${DURATION:-10}
-SCALE=${SCALE:-10}
+DURATION=${DURATION:-5}
+CLIENTS=${CLIENTS:-"1 8 64"}
+MODES=${MODES:-"simple prepared"}
 POOL_SIZE=${POOL_SIZE:-16}
+CHILDREN=2048
+IDLE_CLIENTS=${IDLE_CLIENTS:-1000}
 bindir=$(pg_bindir)
-pgbench="$bindir/pgbench"
-[ -x "$pgbench" ] || pgbench=pgbench
+pgbench="$bindir/pgbench"; [ -x "$pgbench" ] || pgbench=pgbench
+psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
+if ! command -v pgbouncer >/dev/null 2>&1; then
+  apt_install pgbouncer >/dev/null 2>&1 || echo "PgBouncer not installed: its column stays empty" >&2
+fi
 
 cargo build --release --quiet
-dir=$(mktemp -d /tmp/partproxy-bench.XXXXXX)
+dir=$(mktemp -d /tmp/partproxy-e2e.XXXXXX)
+chmod 755 "$dir"
 pg_port=$(free_port)
 proxy_port=$(free_port)
 proxy_pid=
@@ -29,14 +48,84 @@ cleanup() {
 trap cleanup EXIT
 start_cluster "$dir" "$pg_port" bench
 export PGPASSWORD=bench
-"$pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -i -q -s "$SCALE" postgres >/dev/null 2>&1
-./target/release/partproxy --listen "127.0.0.1:$proxy_port" --log-level warn \
-  --upstream "postgres://postgres:bench@127.0.0.1:$pg_port/postgres" \
-  --pool-mode transaction --pool-size "$POOL_SIZE" &
+q() { "$psql" -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
+
+echo "building the schemas (2048 inheritance children, 2048 partitions, the legacy logs table, pgbench tables)..." >&2
+q postgres <<SQL
+CREATE TABLE ue (k int NOT NULL, v text);
+ALTER TABLE ONLY ue ADD CONSTRAINT ue_empty CHECK (false) NO INHERIT;
+CREATE TABLE de (k int NOT NULL, v text) PARTITION BY RANGE (k);
+DO \$\$ BEGIN FOR i IN 0..$((CHILDREN - 1)) LOOP
+  EXECUTE format('CREATE TABLE ue_%s (CHECK (k >= %s AND k < %s)) INHERITS (ue)', i, i * 1000, (i + 1) * 1000);
+  EXECUTE format('INSERT INTO ue_%s SELECT g, ''v'' || g FROM generate_series(%s, %s, 10) g', i, i * 1000, (i + 1) * 1000 - 1);
+  EXECUTE format('CREATE INDEX ON ue_%s (k)', i);
+  EXECUTE format('CREATE TABLE de_%s PARTITION OF de FOR VALUES FROM (%s) TO (%s)', i, i * 1000, (i + 1) * 1000);
+END LOOP; END \$\$;
+INSERT INTO de SELECT k, v FROM ue;
+CREATE INDEX ON de (k);
+ANALYZE;
+SQL
+# The seed's legacy table (the demo's schema: 36 monthly children and an
+# IF/ELSIF trigger), in database demo.
+q postgres -f config/compose/initdb/01-demo.sql >/dev/null
+"$pgbench" -h 127.0.0.1 -p "$pg_port" -U postgres -i -q -s 10 postgres >/dev/null 2>&1
+
+# Scripts. The key is a literal (or a parameter under -M prepared), as the
+# proxy routes on constants; pgbench cannot name a table by variable under
+# -M prepared, so "the right child" there is one fixed child.
+max=$((CHILDREN * 1000 - 1))
+printf '\\set k random(0, %s)\nSELECT * FROM ue WHERE k = :k;\n' "$max" > "$dir/ue.sql"
+printf '\\set k random(0, %s)\n\\set c :k / 1000\nSELECT * FROM ue_:c WHERE k = :k;\n' "$max" > "$dir/ue_child.sql"
+printf '\\set k random(7000, 7999)\nSELECT * FROM ue_7 WHERE k = :k;\n' > "$dir/ue_child7.sql"
+printf '\\set k random(0, %s)\nSELECT * FROM de WHERE k = :k;\n' "$max" > "$dir/de.sql"
+printf '\\set id random(1, 1000000000)\nINSERT INTO logs (id, created_at, level, message) VALUES (:id, '"'"'2025-06-14 08:30:00+00'"'"', '"'"'info'"'"', '"'"'one row'"'"');\n' > "$dir/ins1.sql"
+sed 's/INTO logs /INTO logs_2025_06 /' "$dir/ins1.sql" > "$dir/ins1_child.sql"
+# 1000 rows over three months (through the trigger and the proxy), and the
+# same 1000 rows' worth into one child.
+awk 'BEGIN {
+  printf "INSERT INTO logs (id, created_at, level, message) VALUES ";
+  for (i = 0; i < 1000; i++) {
+    m = 1 + i % 3; d = 1 + i % 28; h = i % 24;
+    printf "%s(%d, '"'"'2026-%02d-%02d %02d:00:00+00'"'"', '"'"'info'"'"', '"'"'row %d'"'"')", (i ? ", " : ""), i, m, d, h, i;
+  }
+  print ";";
+}' > "$dir/ins1000.sql"
+awk 'BEGIN {
+  printf "INSERT INTO logs_2026_01 (id, created_at, level, message) VALUES ";
+  for (i = 0; i < 1000; i++) {
+    d = 1 + i % 28; h = i % 24;
+    printf "%s(%d, '"'"'2026-01-%02d %02d:00:00+00'"'"', '"'"'info'"'"', '"'"'row %d'"'"')", (i ? ", " : ""), i, d, h, i;
+  }
+  print ";";
+}' > "$dir/ins1000_child.sql"
+chmod 644 "$dir"/*.sql
+
+cat > "$dir/partproxy.toml" <<TOML
+listen = "127.0.0.1:$proxy_port"
+metrics_listen = ""
+log_level = "warn"
+max_client_connections = 5000
+[pool]
+mode = "transaction"
+pool_size = $POOL_SIZE
+[[databases]]
+name = "postgres"
+port = $pg_port
+user = "postgres"
+password = "bench"
+[[databases]]
+name = "demo"
+port = $pg_port
+user = "postgres"
+password = "bench"
+[[users]]
+name = "postgres"
+password = "bench"
+TOML
+./target/release/partproxy --config "$dir/partproxy.toml" &
 proxy_pid=$!
 wait_port "$proxy_port"
 
-# PgBouncer, when installed, with the same pool size and mode, for comparison.
 if command -v pgbouncer >/dev/null 2>&1; then
   bouncer_port=$(free_port)
   cat > "$dir/pgbouncer.ini" <<INI
@@ -59,28 +148,97 @@ INI
   wait_port "$bouncer_port"
 fi
 
-run() { # port mode clients -> "tps latency_ms"
-  "$pgbench" -h 127.0.0.1 -p "$1" -U postgres -M "$2" -c "$3" -j "$(( $3 < 2 ? 1 : 2 ))" -T "$DURATION" -S -n postgres 2>/dev/null \
-    | awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.3f", tps, lat}'
+proxy_cpu() { awk '{print $14 + $15}' "/proc/$proxy_pid/stat"; }
+ticks=$(getconf CLK_TCK)
+# bench PORT DB MODE CLIENTS SCRIPT -> "tps latency_ms" (script "-S" = pgbench's select-only)
+bench() {
+  local what=(-f "$5"); [ "$5" = "-S" ] && what=(-S)
+  "$pgbench" -h 127.0.0.1 -p "$1" -U postgres -n -M "$3" -c "$4" -j "$(( $4 < 2 ? 1 : 2 ))" -T "$DURATION" "${what[@]}" "$2" 2>/dev/null \
+    | awk '/^latency average/ {lat=$4} /^tps/ {tps=$3} END {printf "%.0f %.2f", tps, lat}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+results=$dir/results.txt
+: > "$results"
+# row SCENARIO TARGET PORT DB SCRIPT: one run per mode and client count.
+row() {
+  local scenario=$1 target=$2 port=$3 db=$4 script=$5 mode c tps lat before after cpu
+  for mode in $MODES; do
+    local s=$script
+    [ "$mode" = prepared ] && [ "$s" = "$dir/ue_child.sql" ] && s=$dir/ue_child7.sql
+    for c in $CLIENTS; do
+      before=$(proxy_cpu)
+      read -r tps lat <<<"$(bench "$port" "$db" "$mode" "$c" "$s")"
+      after=$(proxy_cpu)
+      cpu=-
+      if [ "$port" = "$proxy_port" ] && [ "${tps%.*}" -gt 0 ]; then
+        cpu=$(awk -v t=$((after - before)) -v hz="$ticks" -v tps="$tps" -v d="$DURATION" 'BEGIN {printf "%.1f", t / hz * 1e6 / (tps * d)}')
+      fi
+      printf '%s|%s|%s|%s|%s|%s|%s\n' "$scenario" "$target" "$mode" "$c" "$tps" "$lat" "$cpu" >> "$results"
+      printf '  %-26s %-24s %-9s %3s clients %9s tps %9s ms  proxy CPU %s µs/txn\n' "$scenario" "$target" "$mode" "$c" "$tps" "$lat" "$cpu" >&2
+    done
+  done
 }
 
-echo "pgbench -S (select-only), scale $SCALE, ${DURATION}s per run, proxy: transaction pooling, pool_size $POOL_SIZE"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-printf '%-9s %7s %11s %9s %11s %9s %11s %9s %13s %13s\n' mode clients direct_tps direct_ms proxy_tps proxy_ms \
-  bouncer_tps bouncer_ms proxy/direct proxy/bouncer
-for mode in simple prepared; do
+echo "running (${DURATION}s per run)..." >&2
+row "point SELECT, inheritance" "direct to parent" "$pg_port" postgres "$dir/ue.sql"
+row "point SELECT, inheritance" "direct to right child" "$pg_port" postgres "$dir/ue_child.sql"
+row "point SELECT, inheritance" "proxy" "$proxy_port" postgres "$dir/ue.sql"
+row "point SELECT, declarative" "direct" "$pg_port" postgres "$dir/de.sql"
+row "point SELECT, declarative" "proxy" "$proxy_port" postgres "$dir/de.sql"
+row "1-row INSERT, logs" "direct (trigger)" "$pg_port" demo "$dir/ins1.sql"
+row "1-row INSERT, logs" "straight into child" "$pg_port" demo "$dir/ins1_child.sql"
+row "1-row INSERT, logs" "proxy" "$proxy_port" demo "$dir/ins1.sql"
+row "1000-row INSERT, logs" "direct (trigger)" "$pg_port" demo "$dir/ins1000.sql"
+row "1000-row INSERT, logs" "straight into child" "$pg_port" demo "$dir/ins1000_child.sql"
+row "1000-row INSERT, logs" "proxy" "$proxy_port" demo "$dir/ins1000.sql"
+row "no partitioned table (-S)" "direct" "$pg_port" postgres "-S"
+row "no partitioned table (-S)" "proxy" "$proxy_port" postgres "-S"
+[ -n "$bouncer_port" ] && row "no partitioned table (-S)" "PgBouncer" "$bouncer_port" postgres "-S"
+
+get() { awk -F'|' -v s="$1" -v t="$2" -v m="$3" -v c="$4" '$1 == s && $2 == t && $3 == m && $4 == c {print $5}' "$results"; }
+
+echo
+echo "partproxy end-to-end: ${DURATION}s per run, transaction pooling, pool_size $POOL_SIZE, PostgreSQL $("$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -At -c 'SHOW server_version' postgres)$( [ -n "$bouncer_port" ] && echo ", $(pgbouncer --version 2>/dev/null | head -1)")"
+echo
+echo "| scenario | target | mode | clients | tps | avg latency ms | proxy CPU µs/txn |"
+echo "|---|---|---|---|---|---|---|"
+awk -F'|' '{printf "| %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7}' "$results"
+echo
+echo "| mode | clients | inheritance: proxy / child | proxy / parent | declarative: proxy / direct | 1-row INSERT: proxy / trigger | 1000-row INSERT: proxy / trigger (rows/s) | no partition: proxy / direct | proxy / PgBouncer |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for mode in $MODES; do
   for c in $CLIENTS; do
-    read -r dt dl <<<"$(run "$pg_port" "$mode" "$c")"
-    read -r pt pl <<<"$(run "$proxy_port" "$mode" "$c")"
-    bt=- bl=- pb=-
-    if [ -n "$bouncer_port" ]; then
-      read -r bt bl <<<"$(run "$bouncer_port" "$mode" "$c")"
-      pb=$(ratio "$pt" "$bt")
-    fi
-    printf '%-9s %7s %11s %9s %11s %9s %11s %9s %13s %13s\n' "$mode" "$c" "$dt" "$dl" "$pt" "$pl" "$bt" "$bl" \
-      "$(ratio "$pt" "$dt")" "$pb"
+    up=$(get "point SELECT, inheritance" proxy "$mode" "$c")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$mode" "$c" \
+      "$(ratio "$up" "$(get "point SELECT, inheritance" "direct to right child" "$mode" "$c")")" \
+      "$(ratio "$up" "$(get "point SELECT, inheritance" "direct to parent" "$mode" "$c")")" \
+      "$(ratio "$(get "point SELECT, declarative" proxy "$mode" "$c")" "$(get "point SELECT, declarative" direct "$mode" "$c")")" \
+      "$(ratio "$(get "1-row INSERT, logs" proxy "$mode" "$c")" "$(get "1-row INSERT, logs" "direct (trigger)" "$mode" "$c")")" \
+      "$(ratio "$(get "1000-row INSERT, logs" proxy "$mode" "$c")" "$(get "1000-row INSERT, logs" "direct (trigger)" "$mode" "$c")")" \
+      "$(ratio "$(get "no partitioned table (-S)" proxy "$mode" "$c")" "$(get "no partitioned table (-S)" direct "$mode" "$c")")" \
+      "$(ratio "$(get "no partitioned table (-S)" proxy "$mode" "$c")" "$(get "no partitioned table (-S)" PgBouncer "$mode" "$c")")"
   done
 done
-cpu=$(awk '{print ($14 + $15) / 100}' "/proc/$proxy_pid/stat" 2>/dev/null || echo '?')
-rss=$(awk '/VmRSS/ {print $2 / 1024 " MB"}' "/proc/$proxy_pid/status" 2>/dev/null || echo '?')
-echo "proxy CPU time: ${cpu}s, resident memory: $rss"
+
+# Resident memory with IDLE_CLIENTS idle clients (psycopg from the driver venv).
+python=$(driver_python 2>/dev/null || true)
+rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$proxy_pid/status"; }
+echo
+if [ -n "$python" ]; then
+  before=$(rss)
+  "$python" - "$proxy_port" "$IDLE_CLIENTS" "$proxy_pid" <<'PY'
+import sys, psycopg
+port, n, pid = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+conns = [psycopg.connect(host="127.0.0.1", port=port, user="postgres", password="bench", dbname="postgres", autocommit=True) for _ in range(n)]
+for c in conns[::100]:
+    c.execute("SELECT 1")
+rss = next(l for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS")).split()[1]
+print(f"resident memory with {n} idle clients: {int(rss) / 1024:.1f} MB")
+for c in conns:
+    c.close()
+PY
+  echo "resident memory before they connected: $before MB"
+else
+  echo "no Python with psycopg: idle-client memory not measured"
+fi
