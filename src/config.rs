@@ -23,6 +23,16 @@ pub enum PoolMode {
     Transaction,
 }
 
+impl PoolMode {
+    /// `session` or `transaction`, as the configuration spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+        }
+    }
+}
+
 /// How a client proves who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 pub enum AuthMethod {

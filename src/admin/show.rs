@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use super::commands::Show;
 use crate::app::Proxy;
-use crate::catalog::{HierarchyKind, TableName, TableRule};
+use crate::catalog::{TableName, TableRule};
 use crate::clients::{now_ms, ClientState};
-use crate::config::PoolMode;
 use crate::metrics::summary::{routes_by_parent, stats_by_database};
 
 /// Columns and rows of one answer.
@@ -40,13 +39,6 @@ fn timestamp(ms: u64) -> String {
     chrono::DateTime::from_timestamp_millis(ms as i64)
         .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
         .unwrap_or_default()
-}
-
-fn mode_name(mode: PoolMode) -> &'static str {
-    match mode {
-        PoolMode::Session => "session",
-        PoolMode::Transaction => "transaction",
-    }
 }
 
 /// Answers `SHOW <what>`.
@@ -145,7 +137,7 @@ fn pools(proxy: &Proxy) -> ResultSet {
             "0".to_owned(),
             (maxwait_ms / 1000).to_string(),
             ((maxwait_ms % 1000) * 1000).to_string(),
-            mode_name(pool.settings().mode).to_owned(),
+            pool.settings().mode.as_str().to_owned(),
             pool.settings().pool_size.to_string(),
         ]);
     }
@@ -323,8 +315,8 @@ fn config(proxy: &Proxy) -> ResultSet {
         ("shutdown_timeout_secs", secs(c.shutdown_timeout), "30".into(), true),
         (
             "pool.mode",
-            mode_name(pool.mode).into(),
-            mode_name(defaults.mode).into(),
+            pool.mode.as_str().into(),
+            defaults.mode.as_str().into(),
             true,
         ),
         (
@@ -410,7 +402,7 @@ fn databases(proxy: &Proxy) -> ResultSet {
             d.user.clone().unwrap_or_default(),
             d.pool.pool_size.to_string(),
             d.pool.min_pool_size.to_string(),
-            mode_name(d.pool.mode).to_owned(),
+            d.pool.mode.as_str().to_owned(),
             current.to_string(),
             u8::from(proxy.is_paused()).to_string(),
             if proxy.catalog(&d.name).is_some() { "on" } else { "off" }.to_owned(),
@@ -451,10 +443,7 @@ fn partitions(proxy: &Proxy, filter: Option<&str>) -> Result<ResultSet, String> 
                 continue;
             }
             matched = true;
-            let kind = match h.kind {
-                HierarchyKind::Inheritance => "inheritance",
-                HierarchyKind::Declarative => "declarative",
-            };
+            let kind = h.kind.as_str();
             let key = h.key.as_ref().map(|k| k.column.clone()).unwrap_or_default();
             for child in &h.children {
                 let (bounds, pruning) = match (&h.key, &child.domain) {

@@ -55,6 +55,16 @@ pub enum HierarchyKind {
     Declarative,
 }
 
+impl HierarchyKind {
+    /// `inheritance` or `declarative`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HierarchyKind::Inheritance => "inheritance",
+            HierarchyKind::Declarative => "declarative",
+        }
+    }
+}
+
 /// The partition key column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpec {

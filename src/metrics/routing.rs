@@ -108,19 +108,22 @@ impl RouteRecorder {
         self.no_parent.inc();
     }
 
-    fn parent(&mut self, parent: &TableName) -> &ParentCounters {
-        let (metrics, database) = (&self.metrics, &self.database);
-        self.parents.entry(parent.clone()).or_insert_with(|| {
-            let label = parent.quoted();
-            let outcome = |o: &str| metrics.route_statements.with_label_values(&[database, &label, o, ""]);
-            ParentCounters {
-                single: outcome("routed_single"),
-                multi: outcome("routed_multi"),
-                children: metrics.route_children.with_label_values(&[database.as_str(), &label]),
-                rows: metrics.route_rows.with_label_values(&[database.as_str(), &label]),
-                label,
-            }
-        })
+    /// Resolves a parent's counters the first time it is seen.
+    fn ensure_parent(&mut self, parent: &TableName) {
+        if self.parents.contains_key(parent) {
+            return;
+        }
+        let (metrics, database) = (&self.metrics, self.database.as_str());
+        let label = parent.quoted();
+        let outcome = |o: &str| metrics.route_statements.with_label_values(&[database, &label, o, ""]);
+        let counters = ParentCounters {
+            single: outcome("routed_single"),
+            multi: outcome("routed_multi"),
+            children: metrics.route_children.with_label_values(&[database, &label]),
+            rows: metrics.route_rows.with_label_values(&[database, &label]),
+            label,
+        };
+        self.parents.insert(parent.clone(), counters);
     }
 
     /// Records one decision for `sql` and the time it took.
@@ -162,7 +165,10 @@ impl RouteRecorder {
         self.duration.observe(took.as_secs_f64());
         for (i, t) in targets.iter().enumerate() {
             let tables = t.children.len() + usize::from(t.parent_included);
-            let pc = self.parent(&t.parent);
+            self.ensure_parent(&t.parent);
+            let Some(pc) = self.parents.get(&t.parent) else {
+                continue;
+            };
             pc.children.observe(tables as f64);
             let rows: usize = t.rows.iter().sum();
             if rows > 0 {
@@ -182,8 +188,7 @@ impl RouteRecorder {
                     pc.multi.inc();
                 }
             }
-            let parent_label = pc.label.clone();
-            self.count_children(&parent_label, t);
+            self.count_children(&pc.label, t);
         }
     }
 

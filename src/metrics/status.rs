@@ -9,7 +9,7 @@ use super::read::{merge_buckets, quantile, samples};
 use super::routing::OUTCOMES;
 use super::summary::routes_by_parent;
 use crate::app::Proxy;
-use crate::catalog::{Child, Hierarchy, HierarchyKind};
+use crate::catalog::{Child, Hierarchy};
 
 /// Children in key order (by the start of their first range); children
 /// whose bounds are unknown or not ranges keep catalog order, at the end.
@@ -64,10 +64,7 @@ pub fn status(proxy: &Proxy) -> Value {
         });
         let (kind, key, children) = match &hierarchy {
             Some(h) => (
-                match h.kind {
-                    HierarchyKind::Inheritance => "inheritance",
-                    HierarchyKind::Declarative => "declarative",
-                },
+                h.kind.as_str(),
                 h.key.as_ref().map(|k| k.column.clone()).unwrap_or_default(),
                 in_key_order(h)
                     .into_iter()
@@ -128,7 +125,7 @@ pub fn status(proxy: &Proxy) -> Value {
             json!({
                 "database": db,
                 "user": user,
-                "mode": format!("{:?}", p.settings().mode).to_lowercase(),
+                "mode": p.settings().mode.as_str(),
                 "size": p.settings().pool_size,
                 "active": p.active_count(),
                 "idle": p.idle_count(),

@@ -7,28 +7,15 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use crate::support::{self, sqlstate, Cluster, ProxySettings, Scrape, TestProxy};
 
+/// Added to the shared legacy `logs` schema: the parent proven empty, and rows.
 const SCHEMA: &str = r#"
-CREATE TABLE logs (id bigint NOT NULL, created_at timestamptz NOT NULL, message text);
-CREATE TABLE logs_2024_01 (CHECK (created_at >= '2024-01-01 00:00:00+00' AND created_at < '2024-02-01 00:00:00+00')) INHERITS (logs);
-CREATE TABLE logs_2024_02 (CHECK (created_at >= '2024-02-01 00:00:00+00' AND created_at < '2024-03-01 00:00:00+00')) INHERITS (logs);
-CREATE TABLE logs_2024_03 (CHECK (created_at >= '2024-03-01 00:00:00+00' AND created_at < '2024-04-01 00:00:00+00')) INHERITS (logs);
-CREATE FUNCTION logs_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.created_at >= '2024-01-01 00:00:00+00' AND NEW.created_at < '2024-02-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_01 VALUES (NEW.*);
-  ELSIF NEW.created_at >= '2024-02-01 00:00:00+00' AND NEW.created_at < '2024-03-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_02 VALUES (NEW.*);
-  ELSIF NEW.created_at >= '2024-03-01 00:00:00+00' AND NEW.created_at < '2024-04-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_03 VALUES (NEW.*);
-  ELSE
-    RAISE EXCEPTION 'Date out of range.  Fix the logs_insert() function!';
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER logs_insert_trigger BEFORE INSERT ON logs FOR EACH ROW EXECUTE FUNCTION logs_insert();
 ALTER TABLE ONLY logs ADD CONSTRAINT logs_is_empty CHECK (false) NO INHERIT;
 INSERT INTO logs_2024_01 SELECT g, '2024-01-01 00:00:00+00'::timestamptz + g * interval '1 hour', 'm' FROM generate_series(0, 99) g;
 "#;
+
+fn schema() -> String {
+    format!("{}{SCHEMA}", support::LEGACY_LOGS)
+}
 
 /// A proxy (transaction mode, child labels on, postgres as admin) in front
 /// of a fresh database holding `logs` with three monthly children.
@@ -38,7 +25,7 @@ async fn setup(db: &str) -> (TestProxy, Client) {
     let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
         .await
         .unwrap();
-    direct.batch_execute(SCHEMA).await.unwrap();
+    direct.batch_execute(&schema()).await.unwrap();
     let p = TestProxy::start(
         cluster,
         ProxySettings {
@@ -107,7 +94,7 @@ async fn routing_counters_move_by_exactly_the_traffic_sent() {
         let c = support::connect(cluster.port, "postgres", support::PASSWORD, db)
             .await
             .unwrap();
-        c.batch_execute(SCHEMA).await.unwrap();
+        c.batch_execute(&schema()).await.unwrap();
         c
     };
     let (p, port) = with_top_level(cluster, db, "metrics_child_labels = true");
@@ -466,7 +453,7 @@ async fn status_page_in_a_browser_matches_the_metrics() {
     support::connect(cluster.port, "postgres", support::PASSWORD, db)
         .await
         .unwrap()
-        .batch_execute(SCHEMA)
+        .batch_execute(&schema())
         .await
         .unwrap();
     let (p, port) = with_top_level(cluster, db, "metrics_child_labels = true");

@@ -7,26 +7,9 @@ use tokio_postgres::Client;
 
 use crate::support::{self, rows, sqlstate, Cluster, ProxySettings, TestProxy};
 
+/// Added to the shared legacy `logs` schema.
 const SCHEMA: &str = r#"
-CREATE TABLE logs (id bigint NOT NULL, created_at timestamptz NOT NULL, message text);
-CREATE TABLE logs_2024_01 (CHECK (created_at >= '2024-01-01 00:00:00+00' AND created_at < '2024-02-01 00:00:00+00')) INHERITS (logs);
-CREATE TABLE logs_2024_02 (CHECK (created_at >= '2024-02-01 00:00:00+00' AND created_at < '2024-03-01 00:00:00+00')) INHERITS (logs);
-CREATE TABLE logs_2024_03 (CHECK (created_at >= '2024-03-01 00:00:00+00' AND created_at < '2024-04-01 00:00:00+00')) INHERITS (logs);
 CREATE UNIQUE INDEX ON logs_2024_01 (id);
-CREATE OR REPLACE FUNCTION logs_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.created_at >= '2024-01-01 00:00:00+00' AND NEW.created_at < '2024-02-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_01 VALUES (NEW.*);
-  ELSIF NEW.created_at >= '2024-02-01 00:00:00+00' AND NEW.created_at < '2024-03-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_02 VALUES (NEW.*);
-  ELSIF NEW.created_at >= '2024-03-01 00:00:00+00' AND NEW.created_at < '2024-04-01 00:00:00+00' THEN
-    INSERT INTO logs_2024_03 VALUES (NEW.*);
-  ELSE
-    RAISE EXCEPTION 'Date out of range.  Fix the logs_insert() function!';
-  END IF;
-  RETURN NULL;
-END $$;
-CREATE TRIGGER logs_insert_trigger BEFORE INSERT ON logs FOR EACH ROW EXECUTE FUNCTION logs_insert();
 INSERT INTO logs SELECT g, '2024-01-01 00:00:00+00'::timestamptz + g * interval '7 hours', 'm' || g FROM generate_series(0, 280) g;
 CREATE SCHEMA "Other";
 CREATE TABLE "Other".items (k int, v text);
@@ -42,6 +25,7 @@ async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client, Client) {
     let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
         .await
         .unwrap();
+    direct.batch_execute(support::LEGACY_LOGS).await.unwrap();
     direct.batch_execute(SCHEMA).await.unwrap();
     let p = TestProxy::start(
         cluster,

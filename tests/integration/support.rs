@@ -15,6 +15,29 @@ use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 /// The superuser's password on every test cluster.
 pub const PASSWORD: &str = "secret";
 
+/// A legacy inheritance hierarchy: `logs` with three monthly children and
+/// the IF/ELSIF insert trigger of the PostgreSQL manual's example.
+pub const LEGACY_LOGS: &str = r#"
+CREATE TABLE logs (id bigint NOT NULL, created_at timestamptz NOT NULL, message text);
+CREATE TABLE logs_2024_01 (CHECK (created_at >= '2024-01-01 00:00:00+00' AND created_at < '2024-02-01 00:00:00+00')) INHERITS (logs);
+CREATE TABLE logs_2024_02 (CHECK (created_at >= '2024-02-01 00:00:00+00' AND created_at < '2024-03-01 00:00:00+00')) INHERITS (logs);
+CREATE TABLE logs_2024_03 (CHECK (created_at >= '2024-03-01 00:00:00+00' AND created_at < '2024-04-01 00:00:00+00')) INHERITS (logs);
+CREATE OR REPLACE FUNCTION logs_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.created_at >= '2024-01-01 00:00:00+00' AND NEW.created_at < '2024-02-01 00:00:00+00' THEN
+    INSERT INTO logs_2024_01 VALUES (NEW.*);
+  ELSIF NEW.created_at >= '2024-02-01 00:00:00+00' AND NEW.created_at < '2024-03-01 00:00:00+00' THEN
+    INSERT INTO logs_2024_02 VALUES (NEW.*);
+  ELSIF NEW.created_at >= '2024-03-01 00:00:00+00' AND NEW.created_at < '2024-04-01 00:00:00+00' THEN
+    INSERT INTO logs_2024_03 VALUES (NEW.*);
+  ELSE
+    RAISE EXCEPTION 'Date out of range.  Fix the logs_insert() function!';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER logs_insert_trigger BEFORE INSERT ON logs FOR EACH ROW EXECUTE FUNCTION logs_insert();
+"#;
+
 /// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
     localpg::free_port().expect("no free port")
@@ -228,22 +251,9 @@ password = "apppw"
 
     /// Starts a proxy with a literal configuration listening on `port`.
     pub fn start_with_config(text: &str, port: u16) -> TestProxy {
-        // Every proxy gets its own metrics port unless the test chose one.
-        let (text, metrics_port) = match text.find("metrics_listen") {
-            Some(_) => {
-                let port = text
-                    .lines()
-                    .find_map(|l| l.trim().strip_prefix("metrics_listen"))
-                    .and_then(|rest| rest.rsplit(':').next())
-                    .and_then(|p| p.trim().trim_matches('"').parse().ok())
-                    .unwrap_or(0);
-                (text.to_owned(), port)
-            }
-            None => {
-                let port = free_port();
-                (format!("metrics_listen = \"127.0.0.1:{port}\"\n{text}"), port)
-            }
-        };
+        // Every proxy gets its own metrics port (the default one is shared).
+        let metrics_port = free_port();
+        let text = format!("metrics_listen = \"127.0.0.1:{metrics_port}\"\n{text}");
         let text = text.as_str();
         let config_path = std::env::temp_dir().join(format!("partproxy-test-{}-{port}.toml", std::process::id()));
         std::fs::write(&config_path, text).expect("write config");
