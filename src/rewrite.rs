@@ -41,6 +41,22 @@ impl<'a> Splicer<'a> {
         }
     }
 
+    /// A splicer edited by byte offsets only ([`Splicer::edit`]): it skips
+    /// building the tables that map parser locations to offsets.
+    pub fn by_offsets(sql: &'a str) -> Splicer<'a> {
+        Splicer {
+            sql,
+            line_starts: Vec::new(),
+            chars: None,
+            edits: Vec::new(),
+        }
+    }
+
+    /// Replaces the bytes `a..b` with `text` (an insertion when `a == b`).
+    pub fn edit(&mut self, a: usize, b: usize, text: String) {
+        self.edits.push((a, b, text));
+    }
+
     /// Byte offset of a 1-based (line, character column) location, in O(1).
     pub fn offset(&self, loc: Location) -> Option<usize> {
         let line = (loc.line as usize).checked_sub(1)?;
@@ -96,6 +112,10 @@ impl<'a> Splicer<'a> {
 /// each new parameter, the zero-based index of the original one it takes its
 /// value (and declared type) from. `None` if the text does not tokenize.
 pub fn renumber_params(sql: &str) -> Option<(String, Vec<usize>)> {
+    if !sql.contains('$') {
+        // No parameter: nothing to renumber, no need to tokenize.
+        return Some((sql.to_owned(), Vec::new()));
+    }
     let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql)
         .tokenize_with_location()
         .ok()?;

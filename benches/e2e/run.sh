@@ -17,6 +17,7 @@
 #
 #   benches/e2e/run.sh                          # 5 s per run (84 runs)
 #   DURATION=10 CLIENTS="8 64" MODES=prepared benches/e2e/run.sh
+#   SCENARIOS="1000-row|no partitioned" benches/e2e/run.sh   # only these (an extended regex)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/lib.sh
@@ -26,6 +27,7 @@ MODES=${MODES:-"simple prepared"}
 POOL_SIZE=${POOL_SIZE:-16}
 CHILDREN=2048
 IDLE_CLIENTS=${IDLE_CLIENTS:-1000}
+SCENARIOS=${SCENARIOS:-.}
 bindir=$(pg_bindir)
 pgbench="$bindir/pgbench"; [ -x "$pgbench" ] || pgbench=pgbench
 psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
@@ -163,6 +165,7 @@ results=$dir/results.txt
 # row SCENARIO TARGET PORT DB SCRIPT: one run per mode and client count.
 row() {
   local scenario=$1 target=$2 port=$3 db=$4 script=$5 mode c tps lat before after cpu
+  grep -Eq -- "$SCENARIOS" <<<"$scenario" || return 0
   for mode in $MODES; do
     local s=$script
     [ "$mode" = prepared ] && [ "$s" = "$dir/ue_child.sql" ] && s=$dir/ue_child7.sql

@@ -33,6 +33,46 @@ fn quote_ident(s: &str) -> String {
     }
 }
 
+/// A table name looked up by borrowed parts, so a lookup allocates nothing.
+trait NameKey {
+    fn parts(&self) -> (&str, &str);
+}
+
+impl NameKey for TableName {
+    fn parts(&self) -> (&str, &str) {
+        (&self.schema, &self.name)
+    }
+}
+
+impl NameKey for (&str, &str) {
+    fn parts(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn NameKey + 'a> for TableName {
+    fn borrow(&self) -> &(dyn NameKey + 'a) {
+        self
+    }
+}
+
+// Hashes as the derived `Hash` of `TableName` does: schema, then name.
+impl std::hash::Hash for dyn NameKey + '_ {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let (schema, name) = self.parts();
+        schema.hash(state);
+        name.hash(state);
+    }
+}
+
+impl PartialEq for dyn NameKey + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn NameKey + '_ {}
+
 impl TableName {
     /// `schema.table`, quoted where needed.
     pub fn quoted(&self) -> String {
@@ -334,13 +374,13 @@ impl Catalog {
     }
 
     /// Resolves an unqualified name along a search path.
-    pub fn resolve(&self, name: &str, search_path: &[String]) -> Option<&Arc<Hierarchy>> {
-        search_path.iter().find_map(|schema| {
-            self.hierarchies.get(&TableName {
-                schema: schema.clone(),
-                name: name.to_owned(),
-            })
-        })
+    pub fn resolve<'p>(&self, name: &str, search_path: impl IntoIterator<Item = &'p str>) -> Option<&Arc<Hierarchy>> {
+        search_path.into_iter().find_map(|schema| self.lookup(schema, name))
+    }
+
+    /// The hierarchy of `schema.name`, without building a `TableName`.
+    pub fn lookup(&self, schema: &str, name: &str) -> Option<&Arc<Hierarchy>> {
+        self.hierarchies.get(&(schema, name) as &dyn NameKey)
     }
 
     /// Number of children over all hierarchies.

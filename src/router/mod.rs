@@ -10,9 +10,10 @@ pub mod cache;
 pub mod explain;
 mod insert;
 pub mod sql_prepare;
+mod values_scan;
 
 use std::ops::ControlFlow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sqlparser::ast::{
     visit_expressions, Expr, FromTable, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
@@ -219,17 +220,25 @@ pub fn parent_named<'c>(sql: &str, catalog: &'c Catalog) -> Option<&'c TableName
 /// A statement text parsed once, reused for every routing of it (each Bind
 /// of a prepared statement).
 #[derive(Debug)]
-pub struct Parsed(Result<Statement, PassReason>);
+pub struct Parsed {
+    statement: Result<Statement, PassReason>,
+    /// What the statement's column references allow, found on first use.
+    references: OnceLock<References>,
+}
 
 impl Parsed {
     /// Parses `sql`; anything but exactly one statement is remembered as the
     /// reason it passes through.
     pub fn new(sql: &str) -> Parsed {
-        Parsed(match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+        let statement = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
             Ok(mut statements) if statements.len() == 1 => statements.pop().ok_or(PassReason::ParseError),
             Ok(_) => Err(PassReason::MultipleStatements),
             Err(_) => Err(PassReason::ParseError),
-        })
+        };
+        Parsed {
+            statement,
+            references: OnceLock::new(),
+        }
     }
 }
 
@@ -239,22 +248,20 @@ pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
     if names_no_parent(sql, catalog) {
         return Route::Passthrough(PassReason::NoParent);
     }
+    // Bulk INSERTs of constants are read without the parser.
+    if let Some(route) = insert::route_values_insert(sql, &Walker::new(catalog, session)) {
+        return route;
+    }
     route_parsed(sql, &Parsed::new(sql), catalog, session)
 }
 
 /// Routes a statement parsed earlier from `sql`.
 pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &SessionView) -> Route {
-    let statement = match &parsed.0 {
+    let statement = match &parsed.statement {
         Ok(s) => s,
         Err(reason) => return Route::Passthrough(*reason),
     };
-    let mut w = Walker {
-        catalog,
-        session,
-        occs: Vec::new(),
-        pass: None,
-        locking: false,
-    };
+    let mut w = Walker::new(catalog, session);
     match statement {
         Statement::Query(q) => w.query(q),
         Statement::Update(u) => {
@@ -294,7 +301,7 @@ pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &Ses
         }
         _ => return Route::Passthrough(PassReason::UnsupportedStatement),
     }
-    w.finish(sql, statement)
+    w.finish(sql, parsed.references.get_or_init(|| scan_references(statement)))
 }
 
 fn unquote_str(s: &str) -> String {
@@ -312,9 +319,17 @@ pub fn name_parts(name: &ObjectName) -> Option<Vec<String>> {
 }
 
 fn normalize(id: &Ident) -> String {
+    normalized(id).into_owned()
+}
+
+/// [`normalize`], borrowing when the name needs no folding.
+fn normalized(id: &Ident) -> std::borrow::Cow<'_, str> {
     match id.quote_style {
-        Some(_) => id.value.clone(),
-        None => id.value.to_lowercase(),
+        Some(_) => std::borrow::Cow::Borrowed(&id.value),
+        None if !id.value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) => {
+            std::borrow::Cow::Borrowed(&id.value)
+        }
+        None => std::borrow::Cow::Owned(id.value.to_lowercase()),
     }
 }
 
@@ -354,29 +369,32 @@ pub(crate) struct Walker<'c, 'q> {
 }
 
 impl<'c, 'q> Walker<'c, 'q> {
+    fn new(catalog: &'c Catalog, session: &'c SessionView<'c>) -> Self {
+        Walker {
+            catalog,
+            session,
+            occs: Vec::new(),
+            pass: None,
+            locking: false,
+        }
+    }
+
     pub(crate) fn resolve(&self, name: &ObjectName) -> Option<Arc<Hierarchy>> {
         let p = parts(name)?;
         let (schema, table) = match p.as_slice() {
-            [t] => (None, normalize(t)),
-            [s, t] | [_, s, t] => (Some(normalize(s)), normalize(t)),
+            [t] => (None, normalized(t)),
+            [s, t] | [_, s, t] => (Some(normalized(s)), normalized(t)),
             _ => return None,
         };
         match schema {
-            Some(schema) => self.catalog.get(&TableName { schema, name: table }).cloned(),
+            Some(schema) => self.catalog.lookup(&schema, &table).cloned(),
             None => {
-                let path: Vec<String> = self
-                    .session
-                    .search_path
-                    .iter()
-                    .map(|s| {
-                        if s == "$user" {
-                            self.session.user.to_owned()
-                        } else {
-                            s.clone()
-                        }
-                    })
-                    .collect();
-                self.catalog.resolve(&table, &path).cloned()
+                let user = self.session.user;
+                let path = self.session.search_path.iter().map(|s| match s.as_str() {
+                    "$user" => user,
+                    schema => schema,
+                });
+                self.catalog.resolve(&table, path).cloned()
             }
         }
     }
@@ -531,14 +549,13 @@ impl<'c, 'q> Walker<'c, 'q> {
         Some(p)
     }
 
-    fn finish(self, sql: &str, statement: &Statement) -> Route {
+    fn finish(self, sql: &str, refs: &References) -> Route {
         if let Some(reason) = self.pass {
             return Route::Passthrough(reason);
         }
         if self.occs.is_empty() {
             return Route::Passthrough(PassReason::NoParent);
         }
-        let refs = scan_references(statement);
         let mut splicer = Splicer::new(sql);
         let mut targets = Vec::new();
         for occ in &self.occs {
@@ -627,6 +644,7 @@ fn union_all(h: &Hierarchy, children: &[usize], with_parent: bool) -> String {
 use crate::text::quote_ident as quote;
 
 /// Facts about column references that decide whether a rewrite is safe.
+#[derive(Debug)]
 struct References {
     /// Bare identifiers (a column, or a whole-row reference to a table).
     bare: Vec<String>,

@@ -470,3 +470,90 @@ fn unmatched_rows_follow_the_policy() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Routes `sql` both ways: through the full parser, and through `route`,
+/// which reads bulk INSERTs of constants without it.
+fn both_readers(sql: &str, catalog: &Catalog, tz: TimeZoneRule) -> (Route, Route, bool) {
+    let path = vec!["public".to_owned()];
+    let session = SessionView {
+        search_path: &path,
+        user: "app",
+        tz,
+        params: &[],
+    };
+    let scanned = insert::route_values_insert(sql, &Walker::new(catalog, &session)).is_some();
+    let parsed = route_parsed(sql, &Parsed::new(sql), catalog, &session);
+    (route(sql, catalog, &session), parsed, scanned)
+}
+
+#[test]
+fn the_values_scanner_and_the_parser_agree() {
+    let plain = catalog(false);
+    let to_parent = catalog_with(true, |h| h.on_unmatched = crate::catalog::Unmatched::Parent);
+    let defaulted = catalog_with(false, |h| {
+        h.key_default = Some(Some(ts("2024-02-10 00:00:00+00")));
+        h.children[0].same_defaults = false;
+    });
+    let tokyo = TimeZoneRule::from_setting("Asia/Tokyo").unwrap();
+    // (statement, read by the scanner?)
+    let cases = [
+        ("INSERT INTO logs (id, created_at, message) VALUES (1, '2024-01-02', 'a'), (2, '2024-02-02', 'b''c'), (3, '2024-01-03', NULL);", true),
+        ("insert into public.logs values (1, '2024-01-15 10:00:00+00', 'hi')", true),
+        ("INSERT INTO \"logs\" (\"id\", created_at) VALUES (7, '2024-02-01 08:00:00')", true),
+        ("INSERT INTO logs VALUES (1, '2024-01-15')", true),
+        ("INSERT INTO logs VALUES (1)", true),
+        ("INSERT INTO logs (id, message) VALUES (1, 'x'), (2, DEFAULT)", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, DEFAULT)", true),
+        ("INSERT INTO logs (id, created_at, message) VALUES (1, '2024-01-02', DEFAULT)", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2030-01-01')", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, NULL), (2, '2024-01-01')", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, 'not a time')", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, 20240101)", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-05'::date), (2, '2024-03-01 00:00:00+00'::timestamptz)", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-05'::text)", true),
+        ("INSERT INTO logs (id, created_at, message) VALUES (-1, '2024-01-05', 'ünïcødé ☃'), (2.5e1, '2024-02-05', '日本')", true),
+        ("INSERT INTO logs\n  (id, created_at)\nVALUES\n  (1, '2024-01-05'),\n  (2, '2024-03-05')\n;\n", true),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-05'), (2)", false),
+        ("INSERT INTO logs (id, created_at) VALUES (1)", false),
+        ("INSERT INTO logs (id, created_at, message) VALUES (1, '2024-01-05')", false),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-05') RETURNING *", false),
+        ("INSERT INTO logs AS l (id, created_at) VALUES (1, '2024-01-05')", false),
+        ("INSERT INTO logs (id, created_at) VALUES (1, now())", false),
+        ("INSERT INTO logs (id, created_at) VALUES (1, '2024-01-05') -- note", false),
+        ("INSERT INTO logs (id, created_at) VALUES (1, E'2024-01-05')", false),
+        ("INSERT INTO archive (id, created_at) VALUES (1, 'logs')", false),
+    ];
+    for (sql, scanned) in cases {
+        for (catalog, tz) in [
+            (&plain, TimeZoneRule::Utc),
+            (&to_parent, tokyo),
+            (&defaulted, TimeZoneRule::Utc),
+        ] {
+            let (fast, slow, was_scanned) = both_readers(sql, catalog, tz);
+            assert_eq!(fast, slow, "{sql}");
+            assert_eq!(was_scanned, scanned, "{sql}");
+        }
+    }
+}
+
+#[test]
+fn rows_shorter_than_the_columns_spell_only_the_columns_they_fill() {
+    assert_eq!(
+        rewritten("INSERT INTO logs VALUES (1, '2024-01-15')"),
+        "INSERT INTO public.logs_2024_01 AS logs (\"id\", \"created_at\") VALUES (1, '2024-01-15')"
+    );
+    // The omitted message column takes the child's default.
+    let differing = catalog_with(false, |h| h.children[0].same_defaults = false);
+    assert_eq!(
+        run_on("INSERT INTO logs VALUES (1, '2024-01-15')", &differing),
+        Route::Passthrough(PassReason::ChildDefaults)
+    );
+    // Rows of different lengths, or narrower than the columns listed, are
+    // PostgreSQL's to refuse.
+    for sql in [
+        "INSERT INTO logs VALUES (1, '2024-01-15'), (2, '2024-01-16', 'x')",
+        "INSERT INTO logs (id, created_at, message) VALUES (1, '2024-01-15')",
+    ] {
+        assert_eq!(passed(sql), PassReason::InsertNotValues, "{sql}");
+    }
+}

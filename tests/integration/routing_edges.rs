@@ -250,6 +250,18 @@ async fn defaults_rules_nulls_bounds_and_names() {
     );
     proxied.batch_execute("RESET TimeZone").await.unwrap();
 
+    // Rows shorter than the table fill its first columns; the rest take their defaults.
+    let (_, count) = rows(&proxied, "INSERT INTO logs VALUES (13, '2024-02-10 00:00:00+00')").await;
+    assert_eq!(count, Some(1));
+    assert_eq!(
+        located(
+            &direct,
+            "SELECT tableoid::regclass::text, coalesce(message, 'null') FROM logs WHERE id = 13"
+        )
+        .await,
+        vec![texts(&["logs_2024_02", "null"])]
+    );
+
     // NULL keys: a legacy child accepts none; IS NULL reads every child (and matches nothing here).
     let err = proxied
         .simple_query("INSERT INTO events VALUES (20, NULL, 'n')")
