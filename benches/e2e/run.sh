@@ -12,10 +12,12 @@
 #   a query on no partitioned table (pgbench -S): direct, through the proxy,
 #     through PgBouncer (same pool size, transaction mode).
 #
-# Then the proxy's CPU time per transaction and its resident memory with
-# 1,000 idle clients connected.
+# The targets compared in a row run in turn, REPEAT rounds each, and each
+# target's median round is reported, so that the machine's slow spells fall
+# on every target alike. Then the proxy's CPU time per transaction and its
+# resident memory with 1,000 idle clients connected.
 #
-#   benches/e2e/run.sh                          # 5 s per run (84 runs)
+#   benches/e2e/run.sh                          # 3 rounds of 5 s per target (252 runs, about 25 min)
 #   DURATION=10 CLIENTS="8 64" MODES=prepared benches/e2e/run.sh
 #   SCENARIOS="1000-row|no partitioned" benches/e2e/run.sh   # only these (an extended regex)
 set -euo pipefail
@@ -28,6 +30,7 @@ POOL_SIZE=${POOL_SIZE:-16}
 CHILDREN=2048
 IDLE_CLIENTS=${IDLE_CLIENTS:-1000}
 SCENARIOS=${SCENARIOS:-.}
+REPEAT=${REPEAT:-3}
 bindir=$(pg_bindir)
 pgbench="$bindir/pgbench"; [ -x "$pgbench" ] || pgbench=pgbench
 psql="$bindir/psql"; [ -x "$psql" ] || psql=psql
@@ -161,48 +164,68 @@ bench() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 
 results=$dir/results.txt
-: > "$results"
-# row SCENARIO TARGET PORT DB SCRIPT: one run per mode and client count.
-row() {
-  local scenario=$1 target=$2 port=$3 db=$4 script=$5 mode c tps lat before after cpu
+raw=$dir/raw.txt
+: > "$raw"
+# group SCENARIO DB "TARGET|PORT|SCRIPT"...: for each mode and client count,
+# the targets run in turn, REPEAT rounds, so that a slow spell of the machine
+# falls on every target alike; each target's median round is reported.
+group() {
+  local scenario=$1 db=$2 mode c round spec target port script tps lat before after
+  shift 2
   grep -Eq -- "$SCENARIOS" <<<"$scenario" || return 0
   for mode in $MODES; do
-    local s=$script
-    [ "$mode" = prepared ] && [ "$s" = "$dir/ue_child.sql" ] && s=$dir/ue_child7.sql
     for c in $CLIENTS; do
-      before=$(proxy_cpu)
-      read -r tps lat <<<"$(bench "$port" "$db" "$mode" "$c" "$s")"
-      after=$(proxy_cpu)
-      cpu=-
-      if [ "$port" = "$proxy_port" ] && [ "${tps%.*}" -gt 0 ]; then
-        cpu=$(awk -v t=$((after - before)) -v hz="$ticks" -v tps="$tps" -v d="$DURATION" 'BEGIN {printf "%.1f", t / hz * 1e6 / (tps * d)}')
-      fi
-      printf '%s|%s|%s|%s|%s|%s|%s\n' "$scenario" "$target" "$mode" "$c" "$tps" "$lat" "$cpu" >> "$results"
-      printf '  %-26s %-24s %-9s %3s clients %9s tps %9s ms  proxy CPU %s µs/txn\n' "$scenario" "$target" "$mode" "$c" "$tps" "$lat" "$cpu" >&2
+      for round in $(seq "$REPEAT"); do
+        for spec in "$@"; do
+          IFS='|' read -r target port script <<<"$spec"
+          [ "$mode" = prepared ] && [ "$script" = "$dir/ue_child.sql" ] && script=$dir/ue_child7.sql
+          before=$(proxy_cpu)
+          read -r tps lat <<<"$(bench "$port" "$db" "$mode" "$c" "$script")"
+          after=$(proxy_cpu)
+          [ "$port" = "$proxy_port" ] || { before=0; after=0; }
+          printf '%s|%s|%s|%s|%s|%s|%s\n' "$scenario" "$target" "$mode" "$c" "$tps" "$lat" "$((after - before))" >> "$raw"
+          printf '  %-26s %-22s %-8s %3s clients  round %s  %7s tps %9s ms\n' "$scenario" "$target" "$mode" "$c" "$round" "$tps" "$lat" >&2
+        done
+      done
     done
   done
 }
 
-echo "running (${DURATION}s per run)..." >&2
-row "point SELECT, inheritance" "direct to parent" "$pg_port" postgres "$dir/ue.sql"
-row "point SELECT, inheritance" "direct to right child" "$pg_port" postgres "$dir/ue_child.sql"
-row "point SELECT, inheritance" "proxy" "$proxy_port" postgres "$dir/ue.sql"
-row "point SELECT, declarative" "direct" "$pg_port" postgres "$dir/de.sql"
-row "point SELECT, declarative" "proxy" "$proxy_port" postgres "$dir/de.sql"
-row "1-row INSERT, logs" "direct (trigger)" "$pg_port" demo "$dir/ins1.sql"
-row "1-row INSERT, logs" "straight into child" "$pg_port" demo "$dir/ins1_child.sql"
-row "1-row INSERT, logs" "proxy" "$proxy_port" demo "$dir/ins1.sql"
-row "1000-row INSERT, logs" "direct (trigger)" "$pg_port" demo "$dir/ins1000.sql"
-row "1000-row INSERT, logs" "straight into child" "$pg_port" demo "$dir/ins1000_child.sql"
-row "1000-row INSERT, logs" "proxy" "$proxy_port" demo "$dir/ins1000.sql"
-row "no partitioned table (-S)" "direct" "$pg_port" postgres "-S"
-row "no partitioned table (-S)" "proxy" "$proxy_port" postgres "-S"
-[ -n "$bouncer_port" ] && row "no partitioned table (-S)" "PgBouncer" "$bouncer_port" postgres "-S"
+echo "running ($REPEAT rounds of ${DURATION}s per target)..." >&2
+group "point SELECT, inheritance" postgres \
+  "direct to parent|$pg_port|$dir/ue.sql" \
+  "direct to right child|$pg_port|$dir/ue_child.sql" \
+  "proxy|$proxy_port|$dir/ue.sql"
+group "point SELECT, declarative" postgres \
+  "direct|$pg_port|$dir/de.sql" \
+  "proxy|$proxy_port|$dir/de.sql"
+group "1-row INSERT, logs" demo \
+  "direct (trigger)|$pg_port|$dir/ins1.sql" \
+  "straight into child|$pg_port|$dir/ins1_child.sql" \
+  "proxy|$proxy_port|$dir/ins1.sql"
+group "1000-row INSERT, logs" demo \
+  "direct (trigger)|$pg_port|$dir/ins1000.sql" \
+  "straight into child|$pg_port|$dir/ins1000_child.sql" \
+  "proxy|$proxy_port|$dir/ins1000.sql"
+group "no partitioned table (-S)" postgres \
+  "direct|$pg_port|-S" \
+  "proxy|$proxy_port|-S" \
+  ${bouncer_port:+"PgBouncer|$bouncer_port|-S"}
+
+# One line per target: the median round's tps and latency, and the proxy's
+# CPU time over all its rounds per transaction.
+: > "$results"
+cut -d'|' -f1-4 "$raw" | awk '!seen[$0]++' | while IFS= read -r key; do
+  mine=$(awk -F'|' -v k="$key" '$1 "|" $2 "|" $3 "|" $4 == k' "$raw")
+  median=$(sort -t'|' -k5,5n <<<"$mine" | sed -n "$(( ($(wc -l <<<"$mine") + 1) / 2 ))p")
+  cpu=$(awk -F'|' -v hz="$ticks" -v d="$DURATION" '{ t += $7; n += $5 * d } END { if (t > 0 && n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-" }' <<<"$mine")
+  printf '%s|%s\n' "$(cut -d'|' -f1-6 <<<"$median")" "$cpu" >> "$results"
+done
 
 get() { awk -F'|' -v s="$1" -v t="$2" -v m="$3" -v c="$4" '$1 == s && $2 == t && $3 == m && $4 == c {print $5}' "$results"; }
 
 echo
-echo "partproxy end-to-end: ${DURATION}s per run, transaction pooling, pool_size $POOL_SIZE, PostgreSQL $("$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -At -c 'SHOW server_version' postgres)$( [ -n "$bouncer_port" ] && echo ", $(pgbouncer --version 2>/dev/null | head -1)")"
+echo "partproxy end-to-end: median of $REPEAT interleaved rounds of ${DURATION}s, transaction pooling, pool_size $POOL_SIZE, PostgreSQL $("$psql" -h 127.0.0.1 -p "$pg_port" -U postgres -At -c 'SHOW server_version' postgres)$( [ -n "$bouncer_port" ] && echo ", $(pgbouncer --version 2>/dev/null | head -1)")"
 echo
 echo "| scenario | target | mode | clients | tps | avg latency ms | proxy CPU µs/txn |"
 echo "|---|---|---|---|---|---|---|"

@@ -2,8 +2,9 @@
 //! least recently used first out: a hot statement stays prepared, and the
 //! connection holds a bounded number. Evicted statements are deallocated
 //! when the connection is idle (a Close inside a client's pipeline would be
-//! skipped if an earlier message failed); until then they are still there
-//! and can be used again.
+//! skipped if an earlier message failed), in batches so that the round trip
+//! is paid once per batch, not once per eviction; until then they are still
+//! there and can be used again.
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use lru::LruCache;
 
 /// Statements kept prepared per server connection.
 pub const PREPARED_PER_SERVER: usize = 1000;
+/// Evicted statements deallocated together.
+pub const DEALLOCATE_BATCH: usize = 64;
 
 /// An LRU set of statement names prepared on a server connection.
 #[derive(Debug)]
@@ -19,20 +22,24 @@ pub struct PreparedOnServer {
     live: LruCache<Arc<str>, ()>,
     /// Evicted, still to be deallocated on the server.
     evicted: Vec<Arc<str>>,
+    /// Deallocate once this many are evicted.
+    batch: usize,
 }
 
 impl Default for PreparedOnServer {
     fn default() -> Self {
-        Self::with_capacity(PREPARED_PER_SERVER)
+        Self::with_capacity(PREPARED_PER_SERVER, DEALLOCATE_BATCH)
     }
 }
 
 impl PreparedOnServer {
-    /// A set that holds at most `capacity` names (at least one).
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// A set that keeps at most `capacity` names (at least one) live, and
+    /// asks for deallocation once `batch` (at least one) were evicted.
+    pub fn with_capacity(capacity: usize, batch: usize) -> Self {
         PreparedOnServer {
             live: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
             evicted: Vec::new(),
+            batch: batch.max(1),
         }
     }
 
@@ -73,10 +80,10 @@ impl PreparedOnServer {
         self.evicted.clear();
     }
 
-    /// The SQL deallocating the evicted statements, if any; they are
-    /// forgotten (run it on the idle connection).
+    /// The SQL deallocating the evicted statements once a batch of them
+    /// is waiting; they are forgotten (run it on the idle connection).
     pub fn take_deallocation(&mut self) -> Option<String> {
-        if self.evicted.is_empty() {
+        if self.evicted.len() < self.batch {
             return None;
         }
         let sql = self
@@ -105,7 +112,7 @@ mod tests {
 
     #[test]
     fn evicts_the_least_recently_used() {
-        let mut set = PreparedOnServer::with_capacity(2);
+        let mut set = PreparedOnServer::with_capacity(2, 1);
         set.insert("a".into());
         set.insert("b".into());
         assert!(set.touch("a"));
@@ -123,5 +130,21 @@ mod tests {
         assert_eq!(set.take_deallocation(), None);
         set.remove("c");
         assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn deallocates_in_batches() {
+        let mut set = PreparedOnServer::with_capacity(1, 3);
+        for name in ["a", "b", "c"] {
+            set.insert(name.into());
+            assert_eq!(set.take_deallocation(), None);
+        }
+        set.insert("d".into());
+        assert_eq!(
+            set.take_deallocation().as_deref(),
+            Some("DEALLOCATE \"a\"; DEALLOCATE \"b\"; DEALLOCATE \"c\"")
+        );
+        assert_eq!(set.take_deallocation(), None);
+        assert!(set.touch("d") && !set.touch("a"));
     }
 }

@@ -109,6 +109,9 @@ struct RoutableStatement {
     /// The Parse's parameter-type section, reused for the rewritten variants.
     rest: Bytes,
     types: Vec<u32>,
+    /// For a Bind without parameters: the last decision, reused while the
+    /// catalog and the session's search_path and TimeZone are unchanged.
+    fixed: std::sync::Mutex<Option<plans::FixedRoute>>,
 }
 
 /// Why the session loop stopped.
@@ -544,6 +547,7 @@ impl Session {
                     sql: parse.query.into(),
                     rest: Bytes::copy_from_slice(parse.rest),
                     types,
+                    fixed: Default::default(),
                 };
                 self.routable.insert(parse.name.to_owned(), Arc::new(stmt));
             }

@@ -447,3 +447,55 @@ async fn routed_portals_are_read_in_slices() {
         tx.commit().await.unwrap();
     }
 }
+
+/// A statement bound without parameters always routes the same way: the
+/// decision is made once and reused, each Bind still getting its own result
+/// formats and its own refusal.
+#[tokio::test]
+async fn a_statement_without_parameters_reuses_its_routing() {
+    let db = "extended_fixed";
+    let (extra, direct) = database(db).await;
+    for mode in ["transaction", "session"] {
+        direct.batch_execute("TRUNCATE p_int4").await.unwrap();
+        let (proxy, proxied) = through_proxy(&extra, db, mode).await;
+        let insert = proxied
+            .prepare("INSERT INTO p_int4 (id, k, note) VALUES (1, 150, 'a'), (2, 50, 'b') RETURNING id, note")
+            .await
+            .unwrap();
+        let refused = proxied
+            .prepare("INSERT INTO p_int4 (id, k, note) VALUES (3, NULL, 'n')")
+            .await
+            .unwrap();
+        // Another client holds the server just used in a transaction, so
+        // in transaction mode the next round runs on a server that has not
+        // prepared the parts yet.
+        let other = support::connect(proxy.port, "postgres", support::PASSWORD, db)
+            .await
+            .unwrap();
+        for round in 0..3 {
+            // tokio-postgres reads results in binary: the parts must be bound so.
+            let rows = proxied.query(&insert, &[]).await.unwrap();
+            let got: Vec<(i32, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+            assert_eq!(got, [(1, "a".to_owned()), (2, "b".to_owned())], "{mode} round {round}");
+            let err = proxied.execute(&refused, &[]).await.unwrap_err();
+            assert_eq!(support::sqlstate(&err), "23514", "{mode} round {round}");
+            let hold = if round % 2 == 0 { "BEGIN; SELECT 1" } else { "COMMIT" };
+            other.batch_execute(hold).await.unwrap();
+        }
+        let placed: Vec<(String, i64)> = direct
+            .query(
+                "SELECT tableoid::regclass::text, count(*) FROM p_int4 GROUP BY 1 ORDER BY 1",
+                &[],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(
+            placed,
+            [("p_int4_hi".to_owned(), 3), ("p_int4_lo".to_owned(), 3)],
+            "{mode}"
+        );
+    }
+}

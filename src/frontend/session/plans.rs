@@ -9,14 +9,14 @@
 //! client's Sync, hence inside one transaction — or by a statement raising
 //! the refusal on the server (so the transaction state stays the server's).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use bytes::{Bytes, BytesMut};
 
 use super::merge::MergedInsert;
-use super::{raise_sql, End, Expect, Session};
+use super::{raise_sql, End, Expect, RoutableStatement, Session};
 use crate::catalog::Catalog;
-use crate::keys::Param;
+use crate::keys::{Param, TimeZoneRule};
 use crate::prepared::Statement;
 use crate::protocol::{self, Frame};
 use crate::rewrite::renumber_params;
@@ -31,6 +31,7 @@ const REFUSAL: &str = "partproxy_refusal";
 const SPENT_PORTAL: &str = "partproxy_portal_already_run";
 
 /// What a Bind routes to.
+#[derive(Debug, Clone)]
 pub(super) enum BindRoute {
     /// Bind this proxy-named statement instead.
     Statement(Arc<Statement>),
@@ -41,7 +42,7 @@ pub(super) enum BindRoute {
 }
 
 /// What the client's Execute of a portal runs instead of what was bound.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum PortalPlan {
     /// One INSERT per destination, with the parameters each one uses.
     Split {
@@ -57,6 +58,19 @@ pub(super) enum PortalPlan {
     },
     /// Ran already; PostgreSQL does not run a portal twice.
     Spent,
+}
+
+/// The decision for a statement bound without parameters: it depends only on
+/// the text, the catalog and the session's search_path and TimeZone.
+#[derive(Debug)]
+pub(super) struct FixedRoute {
+    /// The catalog it was made with (held weakly: its address stays unique
+    /// while this lives, and an old catalog is not kept alive).
+    catalog: Weak<Catalog>,
+    path: Vec<String>,
+    tz: TimeZoneRule,
+    route: Route,
+    bind: BindRoute,
 }
 
 impl Session {
@@ -89,6 +103,9 @@ impl Session {
         let Some(values) = protocol::decode_bind_values(bind.rest) else {
             return BindRoute::AsIs;
         };
+        if values.is_empty() {
+            return self.route_fixed(&src, &catalog, bind.rest);
+        }
         let params: Vec<Param> = values
             .iter()
             .enumerate()
@@ -98,18 +115,79 @@ impl Session {
                 type_oid: src.types.get(i).copied().unwrap_or(0),
             })
             .collect();
-        match self.route_prepared(&src.sql, &params, &catalog) {
+        let route = self.route_prepared(&src.sql, &params, &catalog);
+        self.bind_route(&route, &src, bind.rest)
+    }
+
+    /// Routes a Bind without parameters, reusing the last decision for the
+    /// same catalog, search_path and TimeZone.
+    fn route_fixed(&mut self, src: &RoutableStatement, catalog: &Arc<Catalog>, bind_rest: &[u8]) -> BindRoute {
+        let started = std::time::Instant::now();
+        let (path, tz) = self.routing_context();
+        let reusable = src.fixed.lock().ok().and_then(|fixed| {
+            let f = fixed.as_ref()?;
+            let same = std::ptr::eq(f.catalog.as_ptr(), Arc::as_ptr(catalog)) && f.path == path && f.tz == tz;
+            same.then(|| (f.route.clone(), f.bind.clone()))
+        });
+        if let Some((route, mut bind)) = reusable {
+            self.observe_route(&route, &src.sql, catalog, started.elapsed());
+            if let BindRoute::Plan(PortalPlan::Split { parts, .. }) = &mut bind {
+                // The parts take no values, but this Bind's result formats.
+                let Some(rest) = protocol::slice_bind_rest(bind_rest, &[]) else {
+                    return BindRoute::AsIs;
+                };
+                let rest = Bytes::from(rest);
+                for (_, part_rest) in parts.iter_mut() {
+                    *part_rest = rest.clone();
+                }
+            }
+            self.prepare_bound(&bind);
+            return bind;
+        }
+        let route = self.route_prepared(&src.sql, &[], catalog);
+        let bind = self.bind_route(&route, src, bind_rest);
+        if let Ok(mut fixed) = src.fixed.lock() {
+            *fixed = Some(FixedRoute {
+                catalog: Arc::downgrade(catalog),
+                path,
+                tz,
+                route,
+                bind: bind.clone(),
+            });
+        }
+        bind
+    }
+
+    /// Prepares on the current server what a reused decision binds.
+    fn prepare_bound(&mut self, bind: &BindRoute) {
+        match bind {
+            BindRoute::Statement(stmt) => self.prepare_if_missing(stmt),
+            BindRoute::Plan(PortalPlan::Split { parts, .. }) => {
+                for (stmt, _) in parts {
+                    self.prepare_if_missing(stmt);
+                }
+            }
+            BindRoute::Plan(_) | BindRoute::AsIs => {}
+        }
+    }
+
+    /// What a Bind with these values (`bind_rest`) runs for `route`.
+    fn bind_route(&mut self, route: &Route, src: &RoutableStatement, bind_rest: &[u8]) -> BindRoute {
+        match route {
             Route::Rewrite { sql, .. } => {
-                let stmt = self.proxy.statements.intern(&sql, &src.rest);
+                let stmt = self.proxy.statements.intern(sql, &src.rest);
                 self.prepare_if_missing(&stmt);
                 BindRoute::Statement(stmt)
             }
-            Route::SplitInsert { statements, rows, .. } => match self.split_parts(&statements, &src.types, bind.rest) {
-                Some(parts) => BindRoute::Plan(PortalPlan::Split { parts, order: rows }),
+            Route::SplitInsert { statements, rows, .. } => match self.split_parts(statements, &src.types, bind_rest) {
+                Some(parts) => BindRoute::Plan(PortalPlan::Split {
+                    parts,
+                    order: rows.clone(),
+                }),
                 None => BindRoute::AsIs,
             },
             Route::Reject { code, message, .. } => BindRoute::Plan(PortalPlan::Refuse {
-                sql: raise_sql(code, &message),
+                sql: raise_sql(code, message),
             }),
             Route::Passthrough(_) => BindRoute::AsIs,
         }
