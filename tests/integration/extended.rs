@@ -482,18 +482,8 @@ async fn a_statement_without_parameters_reuses_its_routing() {
             let hold = if round % 2 == 0 { "BEGIN; SELECT 1" } else { "COMMIT" };
             other.batch_execute(hold).await.unwrap();
         }
-        let placed: Vec<(String, i64)> = direct
-            .query(
-                "SELECT tableoid::regclass::text, count(*) FROM p_int4 GROUP BY 1 ORDER BY 1",
-                &[],
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
         assert_eq!(
-            placed,
+            support::landed(&direct, "p_int4", "").await,
             [("p_int4_hi".to_owned(), 3), ("p_int4_lo".to_owned(), 3)],
             "{mode}"
         );

@@ -215,18 +215,8 @@ async fn routing_counters_move_by_exactly_the_traffic_sent() {
     assert!(after.sum("partproxy_catalog_refreshes_total", &d) >= 1.0);
 
     // The rows really landed where the counters say.
-    let landed: Vec<(String, i64)> = direct
-        .query(
-            "SELECT tableoid::regclass::text, count(*) FROM logs WHERE id >= 1000 GROUP BY 1 ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
     assert_eq!(
-        landed,
+        support::landed(&direct, "logs", "WHERE id >= 1000").await,
         vec![("logs_2024_02".to_owned(), 2), ("logs_2024_03".to_owned(), 1)]
     );
 }

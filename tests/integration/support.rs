@@ -362,6 +362,18 @@ pub async fn ensure_role(admin: &Client, name: &str, password: &str) {
     admin.batch_execute(&sql).await.expect("create role");
 }
 
+/// Rows of `table` matching `filter` (a WHERE clause or nothing), counted per
+/// child table that holds them, in name order.
+pub async fn landed(c: &Client, table: &str, filter: &str) -> Vec<(String, i64)> {
+    let sql = format!("SELECT tableoid::regclass::text, count(*) FROM {table} {filter} GROUP BY 1 ORDER BY 1");
+    c.query(&sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
 /// Rows of a simple query as text, plus the last command tag's row count;
 /// panics (naming the statement) on an error.
 pub async fn rows(c: &Client, sql: &str) -> (Vec<Vec<Option<String>>>, Option<u64>) {
