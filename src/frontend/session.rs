@@ -111,7 +111,7 @@ struct RoutableStatement {
     types: Vec<u32>,
     /// For a Bind without parameters: the last decision, reused while the
     /// catalog and the session's search_path and TimeZone are unchanged.
-    fixed: std::sync::Mutex<Option<plans::FixedRoute>>,
+    fixed: std::sync::Mutex<Option<Arc<plans::FixedRoute>>>,
 }
 
 /// Why the session loop stopped.

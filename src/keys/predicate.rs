@@ -266,7 +266,7 @@ enum Literal {
 
 /// Converts a value of one type to the key's type where PostgreSQL's implicit
 /// comparison does so exactly.
-fn convert(v: KeyValue, from: KeyType, to: KeyType, tz: TimeZoneRule) -> Option<KeyValue> {
+pub fn convert(v: KeyValue, from: KeyType, to: KeyType, tz: TimeZoneRule) -> Option<KeyValue> {
     if from == to || (from.is_integer() && to.is_integer()) {
         return match (v, to) {
             (KeyValue::Int(i), KeyType::Int2) => i16::try_from(i).ok().map(|_| KeyValue::Int(i)),

@@ -5,12 +5,12 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 
-use super::values_scan::{self, KeyItem};
+use super::values_scan::{self, CastValue, KeyItem};
 use super::{normalize, parts, PassReason, Route, TargetReport, Walker};
-use crate::catalog::{Hierarchy, TableName, Unmatched, ValueRoute};
-use crate::keys::predicate::constant_value;
+use crate::catalog::{Hierarchy, KeySpec, TableName, Unmatched, ValueRoute};
+use crate::keys::predicate::{constant_value, convert};
 use crate::keys::value::{parse_number, parse_text};
-use crate::keys::KeyValue;
+use crate::keys::{KeyType, KeyValue, Reading};
 use crate::rewrite::Splicer;
 
 /// Routes an INSERT into a parent: into one child when every row belongs to
@@ -129,6 +129,7 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
     plan(
         sql,
         h,
+        key,
         w,
         ValuesInsert {
             keys,
@@ -173,14 +174,19 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
             Some(KeyItem::Null) => Some(None),
             Some(KeyItem::Integer(digits)) => parse_number(key.ty, digits).map(Some),
             Some(KeyItem::Text(text)) => parse_text(key.ty, text, reading.tz).map(Some),
-            // Casts and decimals are read as the parser reads them.
-            Some(KeyItem::Other(text)) => {
-                let expr = Parser::new(&PostgreSqlDialect {})
-                    .try_with_sql(text)
-                    .and_then(|mut p| p.parse_expr())
-                    .ok()?;
-                constant_value(&expr, key.ty, reading)
-            }
+            Some(KeyItem::Cast { value, to, written }) => match KeyType::from_pg_name(&to.to_ascii_lowercase()) {
+                // Read as the parser's reading of the cast would be.
+                Some(from) => {
+                    let cast = |v: Option<KeyValue>| v.and_then(|v| convert(v, from, key.ty, reading.tz)).map(Some);
+                    match value {
+                        CastValue::Null => Some(None),
+                        CastValue::Integer(digits) => cast(parse_number(from, digits)),
+                        CastValue::Text(text) => cast(parse_text(from, text, reading.tz)),
+                    }
+                }
+                None => parsed_constant(written, key.ty, reading)?,
+            },
+            Some(KeyItem::Other(text)) => parsed_constant(text, key.ty, reading)?,
         };
         let Some(value) = value else {
             return Some(Route::Passthrough(unreadable_key(key_at)));
@@ -192,6 +198,7 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
     Some(plan(
         sql,
         &h,
+        key,
         w,
         ValuesInsert {
             keys,
@@ -206,6 +213,16 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
             },
         },
     ))
+}
+
+/// A constant the scanner does not read itself (decimals, unusual casts),
+/// read as the parser reads it; `None` when it does not parse.
+fn parsed_constant(text: &str, ty: KeyType, reading: Reading) -> Option<Option<Option<KeyValue>>> {
+    let expr = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .ok()?;
+    Some(constant_value(&expr, ty, reading))
 }
 
 /// Why an INSERT whose key can't be read passes through.
@@ -254,10 +271,7 @@ struct Spelling {
 }
 
 /// Groups the rows by destination and writes one INSERT per destination.
-fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert) -> Route {
-    let Some(key) = &h.key else {
-        return Route::Passthrough(PassReason::NotNarrowed);
-    };
+fn plan(sql: &str, h: &Hierarchy, key: &KeySpec, w: &Walker, v: ValuesInsert) -> Route {
     // Each row's destination, and the destinations in order of first appearance.
     let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
     for (at, value) in v.keys.iter().enumerate() {

@@ -46,8 +46,29 @@ pub(super) enum KeyItem<'s> {
     Integer(&'s str),
     /// A plain string constant, its quotes removed and `''` undoubled.
     Text(Cow<'s, str>),
-    /// Any other accepted constant (a cast, a decimal), as written.
+    /// NULL, an unsigned integer or a string cast once to a one-word type.
+    Cast {
+        /// What is cast.
+        value: CastValue<'s>,
+        /// The type's name as written.
+        to: &'s str,
+        /// The whole item as written.
+        written: &'s str,
+    },
+    /// Any other accepted constant (a decimal, a negative or repeated
+    /// cast), as written.
     Other(&'s str),
+}
+
+/// The constant under a single cast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum CastValue<'s> {
+    /// `NULL::type`.
+    Null,
+    /// Digits.
+    Integer(&'s str),
+    /// A string constant's text.
+    Text(Cow<'s, str>),
 }
 
 /// One row of the VALUES list.
@@ -151,6 +172,7 @@ pub(super) fn scan_rows(sql: &str, from: usize, key_at: Option<usize>) -> Option
                     Item::Null => KeyItem::Null,
                     Item::Integer(t) => KeyItem::Integer(t),
                     Item::Text(t) => KeyItem::Text(t),
+                    Item::Cast { value, to, written } => KeyItem::Cast { value, to, written },
                     Item::Other(t) => KeyItem::Other(t),
                 });
             }
@@ -194,6 +216,11 @@ enum Item<'s> {
     Null,
     Integer(&'s str),
     Text(Cow<'s, str>),
+    Cast {
+        value: CastValue<'s>,
+        to: &'s str,
+        written: &'s str,
+    },
     Other(&'s str),
 }
 
@@ -340,7 +367,7 @@ impl<'s> Cursor<'s> {
                 }
             }
         };
-        let mut cast = false;
+        let mut casts = Vec::new();
         loop {
             let before = self.at;
             self.skip_space()?;
@@ -350,13 +377,29 @@ impl<'s> Cursor<'s> {
             }
             self.at += 2;
             self.skip_space()?;
-            self.word()?;
-            cast = true;
+            casts.push(self.word()?);
         }
-        if cast {
-            return Some(Item::Other(self.sql.get(start..self.at)?));
-        }
-        Some(base)
+        let written = self.sql.get(start..self.at)?;
+        Some(match (casts.as_slice(), base) {
+            ([], base) => base,
+            // `-1::int` is `-(1::int)`: left, with repeated casts, to the parser.
+            ([to], Item::Integer(digits)) if !digits.starts_with('-') => Item::Cast {
+                value: CastValue::Integer(digits),
+                to,
+                written,
+            },
+            ([to], Item::Text(text)) => Item::Cast {
+                value: CastValue::Text(text),
+                to,
+                written,
+            },
+            ([to], Item::Null) => Item::Cast {
+                value: CastValue::Null,
+                to,
+                written,
+            },
+            _ => Item::Other(written),
+        })
     }
 
     /// A numeric constant (`-` only directly before a digit); true when it
@@ -460,7 +503,14 @@ mod tests {
         );
         let r = rows(sql, Some(1)).unwrap();
         assert_eq!(r.rows[0].key, Some(KeyItem::Text(Cow::Owned("it's".into()))));
-        assert_eq!(r.rows[2].key, Some(KeyItem::Other("'x'::text")));
+        assert_eq!(
+            r.rows[2].key,
+            Some(KeyItem::Cast {
+                value: CastValue::Text(Cow::Borrowed("x")),
+                to: "text",
+                written: "'x'::text"
+            })
+        );
         let r = rows(sql, Some(2)).unwrap();
         assert_eq!(r.rows[0].key, Some(KeyItem::Null));
         assert_eq!(r.rows[1].key, Some(KeyItem::Default));

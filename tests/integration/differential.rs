@@ -530,12 +530,7 @@ async fn random_statements_match_postgres() {
     eprintln!("differential test: seed {seed} (replay with DIFF_SEED={seed}), {total} statements");
 
     let cluster = Cluster::shared();
-    support::fresh_database(cluster, "diff_direct");
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, "diff_direct")
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.expect("schema");
-    drop(direct);
+    drop(support::database_with(cluster, "diff_direct", &schema()).await);
     cluster.psql_admin("DROP DATABASE IF EXISTS diff_proxy");
     // The schema connection may still be closing.
     cluster.psql_admin(

@@ -42,9 +42,7 @@ async fn psycopg_and_asyncpg_suites_pass_in_both_pool_modes() {
     let rules = std::fs::read_to_string(drivers_dir().join("rules.toml")).unwrap();
     for mode in ["transaction", "session"] {
         let db = format!("drivers_{mode}");
-        let extra = support::fresh_database(cluster, &db);
-        let direct = support::connect(cluster.port, "postgres", PASSWORD, &db).await.unwrap();
-        direct.batch_execute(&schema).await.unwrap();
+        let (extra, _direct) = support::database_with(cluster, &db, &schema).await;
         let p = TestProxy::start(
             cluster,
             ProxySettings {

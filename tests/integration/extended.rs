@@ -47,13 +47,7 @@ fn rules() -> String {
 
 /// A fresh database `db` with the schema: its config entry and a direct client.
 async fn database(db: &str) -> (String, Client) {
-    let cluster = Cluster::shared();
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
-    (extra, direct)
+    support::database_with(Cluster::shared(), db, &schema()).await
 }
 
 /// A proxy in `mode` with the routing rules, and a client of `db` through it.

@@ -21,11 +21,7 @@ fn schema() -> String {
 /// of a fresh database holding `logs` with three monthly children.
 async fn setup(db: &str) -> (TestProxy, Client) {
     let cluster = Cluster::shared();
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(&schema()).await.unwrap();
+    let (extra, _direct) = support::database_with(cluster, db, &schema()).await;
     let p = TestProxy::start(
         cluster,
         ProxySettings {
@@ -89,14 +85,7 @@ fn delta(before: &Scrape, after: &Scrape, name: &str, labels: &[(&str, &str)]) -
 async fn routing_counters_move_by_exactly_the_traffic_sent() {
     let cluster = Cluster::shared();
     let db = "obs_counters";
-    let direct = {
-        support::fresh_database(cluster, db);
-        let c = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-            .await
-            .unwrap();
-        c.batch_execute(&schema()).await.unwrap();
-        c
-    };
+    let (_, direct) = support::database_with(cluster, db, &schema()).await;
     let (p, port) = with_top_level(cluster, db, "metrics_child_labels = true");
     let c = support::connect(port, "postgres", support::PASSWORD, db).await.unwrap();
     let before = p.scrape();
@@ -439,13 +428,7 @@ async fn status_page_in_a_browser_matches_the_metrics() {
     };
     let cluster = Cluster::shared();
     let db = "obs_page";
-    support::fresh_database(cluster, db);
-    support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap()
-        .batch_execute(&schema())
-        .await
-        .unwrap();
+    support::database_with(cluster, db, &schema()).await;
     let (p, port) = with_top_level(cluster, db, "metrics_child_labels = true");
     let c = support::connect(port, "postgres", support::PASSWORD, db).await.unwrap();
     for day in 1..=20 {

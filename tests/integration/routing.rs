@@ -21,12 +21,7 @@ INSERT INTO "Other"."items-high" VALUES (500, 'high');
 
 async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client, Client) {
     let cluster = Cluster::shared();
-    let extra = support::fresh_database(cluster, db);
-    let direct = support::connect(cluster.port, "postgres", support::PASSWORD, db)
-        .await
-        .unwrap();
-    direct.batch_execute(support::LEGACY_LOGS).await.unwrap();
-    direct.batch_execute(SCHEMA).await.unwrap();
+    let (extra, direct) = support::database_with(cluster, db, &format!("{}{SCHEMA}", support::LEGACY_LOGS)).await;
     let p = TestProxy::start(
         cluster,
         ProxySettings {

@@ -333,6 +333,20 @@ pub fn fresh_database(cluster: &Cluster, name: &str) -> String {
     database_config(cluster, name)
 }
 
+/// A fresh database `name` (as [`fresh_database`]) holding `schema`: its
+/// config entry and a direct client.
+pub async fn database_with(cluster: &Cluster, name: &str, schema: &str) -> (String, Client) {
+    let extra = fresh_database(cluster, name);
+    let direct = connect(cluster.port, "postgres", PASSWORD, name)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {name}: {e:?}"));
+    direct
+        .batch_execute(schema)
+        .await
+        .unwrap_or_else(|e| panic!("schema of {name}: {e:?}"));
+    (extra, direct)
+}
+
 /// A `[[databases]]` entry for database `name`, logging in as the superuser
 /// (so the proxy reads its catalog).
 pub fn database_config(cluster: &Cluster, name: &str) -> String {

@@ -124,13 +124,15 @@ impl Session {
     fn route_fixed(&mut self, src: &RoutableStatement, catalog: &Arc<Catalog>, bind_rest: &[u8]) -> BindRoute {
         let started = std::time::Instant::now();
         let (path, tz) = self.routing_context();
-        let reusable = src.fixed.lock().ok().and_then(|fixed| {
-            let f = fixed.as_ref()?;
-            let same = std::ptr::eq(f.catalog.as_ptr(), Arc::as_ptr(catalog)) && f.path == path && f.tz == tz;
-            same.then(|| (f.route.clone(), f.bind.clone()))
-        });
-        if let Some((route, mut bind)) = reusable {
-            self.observe_route(&route, &src.sql, catalog, started.elapsed());
+        let reusable = src
+            .fixed
+            .lock()
+            .ok()
+            .and_then(|fixed| fixed.clone())
+            .filter(|f| std::ptr::eq(f.catalog.as_ptr(), Arc::as_ptr(catalog)) && f.path == path && f.tz == tz);
+        if let Some(f) = reusable {
+            self.observe_route(&f.route, &src.sql, catalog, started.elapsed());
+            let mut bind = f.bind.clone();
             if let BindRoute::Plan(PortalPlan::Split { parts, .. }) = &mut bind {
                 // The parts take no values, but this Bind's result formats.
                 let Some(rest) = protocol::slice_bind_rest(bind_rest, &[]) else {
@@ -147,13 +149,13 @@ impl Session {
         let route = self.route_prepared(&src.sql, &[], catalog);
         let bind = self.bind_route(&route, src, bind_rest);
         if let Ok(mut fixed) = src.fixed.lock() {
-            *fixed = Some(FixedRoute {
+            *fixed = Some(Arc::new(FixedRoute {
                 catalog: Arc::downgrade(catalog),
                 path,
                 tz,
                 route,
                 bind: bind.clone(),
-            });
+            }));
         }
         bind
     }
