@@ -11,7 +11,7 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use partproxy::catalog::bounds::check_domain;
 use partproxy::catalog::{Catalog, Child, Hierarchy, HierarchyKind, KeySpec, TableName};
 use partproxy::keys::{
-    Interval, KeyPredicate, KeySet, KeyType, KeyValue, Param, RangeSet, Reading, TimeZoneRule, Truth,
+    Interval, KeyPredicate, KeySet, KeyType, KeyValue, Param, RangeSet, Reading, TimeZoneRule, Truth, TypMod,
 };
 use partproxy::router::{self, Parsed, Route, SessionView};
 
@@ -47,13 +47,7 @@ fn table(name: String) -> TableName {
 /// loader reads them.
 fn hierarchy(parent: &str, key: KeySpec, columns: &[&str], checks: Vec<(String, String)>) -> Hierarchy {
     let qualifiers: Vec<String> = Vec::new();
-    let column = key.column(
-        &qualifiers,
-        Reading {
-            tz: TimeZoneRule::Utc,
-            params: &[],
-        },
-    );
+    let column = key.column(&qualifiers, Reading::catalog());
     let children = checks
         .into_iter()
         .map(|(name, check)| Child {
@@ -62,6 +56,7 @@ fn hierarchy(parent: &str, key: KeySpec, columns: &[&str], checks: Vec<(String, 
             has_children: false,
             same_columns: true,
             same_defaults: true,
+            boxes: None,
         })
         .collect();
     Hierarchy::new(
@@ -98,6 +93,7 @@ fn monthly_logs() -> Catalog {
         column: "created_at".into(),
         ty: KeyType::TimestampTz,
         text_ranges: false,
+        typmod: TypMod::None,
     };
     catalog_of(hierarchy(
         "logs",
@@ -121,18 +117,14 @@ fn integer_ranges(children: usize) -> Hierarchy {
         column: "k".into(),
         ty: KeyType::Int4,
         text_ranges: false,
+        typmod: TypMod::None,
     };
     hierarchy("ue", key, &["k", "v"], checks)
 }
 
 fn route_text(sql: &str, catalog: &Catalog) -> Route {
     let path = vec!["public".to_owned()];
-    let view = SessionView {
-        search_path: &path,
-        user: "app",
-        tz: TimeZoneRule::Utc,
-        params: &[],
-    };
+    let view = SessionView::new(&path, "app", TimeZoneRule::Utc);
     router::route(sql, catalog, &view)
 }
 
@@ -193,18 +185,10 @@ fn statements(c: &mut Criterion) {
     let parsed = Parsed::new(sql);
     let micros: i64 = 804_000_000_000_000; // 2025-06-24, microseconds since 2000-01-01
     let value = micros.to_be_bytes();
-    let params = [Param {
-        value: Some(&value),
-        binary: true,
-        type_oid: 1184,
-    }];
+    let params = [Param::bound(Some(&value), true, 1184)];
     let path = vec!["public".to_owned()];
-    let view = SessionView {
-        search_path: &path,
-        user: "app",
-        tz: TimeZoneRule::Utc,
-        params: &params,
-    };
+    let mut view = SessionView::new(&path, "app", TimeZoneRule::Utc);
+    view.params = &params;
     assert!(matches!(
         router::route_parsed(sql, &parsed, &catalog, &view),
         Route::Rewrite { .. }
@@ -245,10 +229,10 @@ fn lookup(c: &mut Criterion) {
     for n in [10usize, 1_000, 10_000] {
         let h = integer_ranges(n);
         let k = (n as i64 * 1000) * 2 / 3 + 7;
-        assert_eq!(h.select(&point(k)).len(), 1);
+        assert_eq!(h.select(&[point(k)]).len(), 1);
         let query = point(k);
         group.bench_with_input(BenchmarkId::new("select_point", n), &n, |b, _| {
-            b.iter(|| black_box(h.select(black_box(&query))))
+            b.iter(|| black_box(h.select(black_box(std::slice::from_ref(&query)))))
         });
         let value = KeyValue::Int(k);
         group.bench_with_input(BenchmarkId::new("route_insert_value", n), &n, |b, _| {

@@ -444,12 +444,7 @@ pub async fn explain_offline(
     let tz =
         crate::keys::TimeZoneRule::from_setting(time_zone).ok_or_else(|| format!("unknown time zone {time_zone}"))?;
     let path = crate::router::parse_search_path(search_path);
-    let view = crate::router::SessionView {
-        search_path: &path,
-        user: &target.user,
-        tz,
-        params: &[],
-    };
+    let view = crate::router::SessionView::new(&path, &target.user, tz);
     let sql = sql.trim().trim_end_matches(';');
     Ok(crate::router::explain::explain(
         &crate::router::route(sql, &catalog, &view),

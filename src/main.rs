@@ -89,7 +89,14 @@ fn load(cli: &Cli) -> Result<Config, String> {
 }
 
 fn runtime() -> Option<tokio::runtime::Runtime> {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Routing walks statement trees recursively; their depth is bounded
+    // (see the router's complexity limit), and a roomier stack than
+    // tokio's 2 MiB default keeps the bound far from the edge in every build.
+    match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(8 << 20)
+        .enable_all()
+        .build()
+    {
         Ok(r) => Some(r),
         Err(e) => {
             eprintln!("partproxy: cannot start runtime: {e}");

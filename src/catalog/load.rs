@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, NoTls};
 
-use super::bounds::{check_domain, default_domain, partition_bound, PartitionBound};
+use super::bounds::{check_domain, child_domains, partition_bound, PartitionBound};
 use super::{Catalog, Child, Hierarchy, HierarchyKind, KeySpec, TableName, TableRule};
 use crate::backend::BackendTarget;
-use crate::keys::predicate::constant_value;
-use crate::keys::{KeyPredicate, KeySet, KeyType, KeyValue, TimeZoneRule, Truth};
+use crate::keys::predicate::assigned_value;
+use crate::keys::{KeyColumn, KeyPredicate, KeyType, KeyValue, Reading, TimeZoneRule, TypMod};
 
 /// Why loading the catalog failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +49,30 @@ struct Relation {
 struct Column {
     name: String,
     ty: Option<KeyType>,
+    typmod: TypMod,
     c_collation: bool,
+    /// False for a nondeterministic collation, whose `=` is not byte equality.
+    deterministic: bool,
     default: Option<String>,
+    /// `attidentity`: "" (none), "a" (ALWAYS) or "d" (BY DEFAULT).
+    identity: String,
+    /// `attgenerated`: "" or "s" (stored).
+    generated: String,
+    /// The identity's sequence: a child with its own fills the column otherwise.
+    sequence: Option<String>,
+}
+
+impl Column {
+    /// How an INSERT that leaves the column out fills it, for comparing a
+    /// child with its parent.
+    fn filling(&self) -> (&Option<String>, &str, &str, &Option<String>) {
+        (&self.default, &self.identity, &self.generated, &self.sequence)
+    }
+
+    /// True when PostgreSQL computes the value itself (identity, generated).
+    fn computed(&self) -> bool {
+        !self.identity.is_empty() || !self.generated.is_empty()
+    }
 }
 
 /// Loads every hierarchy (legacy inheritance and declarative) of the
@@ -58,7 +80,12 @@ struct Column {
 pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadError> {
     let edges: Vec<(u32, u32)> = client
         .query(
-            "SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i ORDER BY i.inhparent, i.inhseqno, i.inhrelid",
+            // Tables, partitioned tables and foreign tables only: partitioned
+            // indexes are in pg_inherits too.
+            "SELECT i.inhparent, i.inhrelid FROM pg_catalog.pg_inherits i \
+             JOIN pg_catalog.pg_class p ON p.oid = i.inhparent JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid \
+             WHERE p.relkind IN ('r', 'p', 'f') AND c.relkind IN ('r', 'p', 'f') \
+             ORDER BY i.inhparent, i.inhseqno, i.inhrelid",
             &[],
         )
         .await?
@@ -102,7 +129,10 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
     for r in client
         .query(
             "SELECT a.attrelid, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                    coalesce(co.collname::text, '') IN ('C', 'POSIX'), pg_catalog.pg_get_expr(d.adbin, d.adrelid) \
+                    coalesce(co.collname::text, '') IN ('C', 'POSIX'), pg_catalog.pg_get_expr(d.adbin, d.adrelid), \
+                    coalesce(co.collisdeterministic, true), a.attidentity::text, a.attgenerated::text, \
+                    CASE WHEN a.attidentity <> '' THEN \
+                      pg_catalog.pg_get_serial_sequence(a.attrelid::regclass::text, a.attname::text) END \
              FROM pg_catalog.pg_attribute a LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation \
              LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
              WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
@@ -115,8 +145,13 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
         columns.entry(r.get(0)).or_default().push(Column {
             name: r.get(1),
             ty: KeyType::from_pg_name(&ty),
+            typmod: TypMod::from_pg_name(&ty),
             c_collation: r.get(3),
             default: r.get(4),
+            deterministic: r.get(5),
+            identity: r.get(6),
+            generated: r.get(7),
+            sequence: r.get(8),
         });
     }
 
@@ -170,21 +205,28 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
         let rule = rules.iter().find(|r| r.parent == prel.name);
         let mut hierarchy = match declarative_keys.get(parent) {
             Some(attrs) => {
-                let key = attrs
-                    .first()
-                    .and_then(|n| usize::try_from(*n).ok())
-                    .and_then(|n| n.checked_sub(1))
-                    .and_then(|i| pcols.get(i))
-                    .and_then(key_spec);
-                let kids = declarative_children(kids, pcols, &columns, &relations, &parents, key.as_ref());
-                Hierarchy::new(
+                // One entry per key part; 0 marks an expression.
+                let parts: Vec<Option<KeySpec>> = attrs
+                    .iter()
+                    .map(|n| {
+                        usize::try_from(*n)
+                            .ok()
+                            .and_then(|n| n.checked_sub(1))
+                            .and_then(|i| pcols.get(i))
+                            .and_then(key_spec)
+                    })
+                    .collect();
+                let kids = declarative_children(kids, pcols, &columns, &relations, &parents, &parts);
+                let mut h = Hierarchy::new(
                     prel.name.clone(),
                     HierarchyKind::Declarative,
-                    key,
+                    parts.first().cloned().flatten(),
                     column_names,
                     kids,
                     false,
-                )
+                );
+                h.more_key = parts.get(1..).unwrap_or_default().to_vec();
+                h
             }
             None => {
                 let wanted = rule.and_then(|r| r.key.as_deref());
@@ -203,16 +245,28 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
                 )
             }
         };
-        if let Some(key) = &hierarchy.key {
-            let default = pcols
-                .iter()
-                .find(|c| c.name == key.column)
-                .and_then(|c| c.default.as_deref());
-            hierarchy.key_default = match default {
-                None => Some(None),
-                Some(text) => constant_default(text, key.ty),
-            };
-        }
+        let default_of = |key: &KeySpec| {
+            let column = pcols.iter().find(|c| c.name == key.column);
+            match column {
+                // Identity and generated values are computed per row.
+                Some(c) if c.computed() => None,
+                Some(Column {
+                    default: Some(text), ..
+                }) => constant_default(text, key),
+                _ => Some(None),
+            }
+        };
+        hierarchy.key_default = hierarchy.key.as_ref().map_or(Some(None), default_of);
+        hierarchy.more_defaults = hierarchy
+            .more_key
+            .iter()
+            .map(|k| k.as_ref().and_then(default_of))
+            .collect();
+        hierarchy.generated_always = pcols
+            .iter()
+            .filter(|c| c.identity == "a" || c.generated == "s")
+            .map(|c| c.name.clone())
+            .collect();
         if let Some(rule) = rule {
             hierarchy.on_unmatched = rule.on_unmatched;
             if rule
@@ -234,22 +288,30 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
 }
 
 /// A column DEFAULT as a key value, when it is a constant. Defaults are read
-/// in the control connection's UTC session, so literals carry their offset.
-fn constant_default(text: &str, ty: KeyType) -> Option<Option<KeyValue>> {
+/// in the control connection's UTC session, so literals carry their offset;
+/// one that converts through the TimeZone depends on each writer's zone and
+/// is not a constant.
+fn constant_default(text: &str, key: &KeySpec) -> Option<Option<KeyValue>> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let expr = sqlparser::parser::Parser::new(&dialect)
         .try_with_sql(text)
         .ok()?
         .parse_expr()
         .ok()?;
-    constant_value(&expr, ty, TimeZoneRule::Utc.into())
+    assigned_value(&expr, &key.assigning(TimeZoneRule::Unknown), Reading::catalog())
 }
 
 fn key_spec(c: &Column) -> Option<KeySpec> {
+    let ty = c.ty?;
+    // Under a nondeterministic collation `=` is not byte equality.
+    if ty == KeyType::Text && !c.deterministic {
+        return None;
+    }
     Some(KeySpec {
         column: c.name.clone(),
-        ty: c.ty?,
+        ty,
         text_ranges: c.c_collation,
+        typmod: c.typmod,
     })
 }
 
@@ -262,7 +324,7 @@ fn same_defaults(child: Option<&Vec<Column>>, parent: &[Column]) -> bool {
         parent.iter().all(|p| {
             c.iter()
                 .find(|k| k.name == p.name)
-                .is_some_and(|k| k.default == p.default)
+                .is_some_and(|k| k.filling() == p.filling())
         })
     })
 }
@@ -286,7 +348,7 @@ fn inheritance_children(
         .filter(|c| wanted.is_none_or(|w| w == c.name))
         .filter_map(key_spec);
     for spec in candidates {
-        let key = spec.column(&[], TimeZoneRule::Utc.into());
+        let key = spec.column(&[], Reading::catalog());
         let domains: Vec<Option<KeyPredicate>> = kids
             .iter()
             .map(|k| check_domain(checks.get(k).unwrap_or(&none), &key))
@@ -320,33 +382,28 @@ fn declarative_children(
     columns: &HashMap<u32, Vec<Column>>,
     relations: &HashMap<u32, Relation>,
     parents: &HashSet<u32>,
-    key: Option<&KeySpec>,
+    parts: &[Option<KeySpec>],
 ) -> Vec<Child> {
+    let readers: Vec<Option<KeyColumn>> = parts
+        .iter()
+        .map(|p| p.as_ref().map(|k| k.column(&[], Reading::catalog())))
+        .collect();
     let bounds: Vec<Option<PartitionBound>> = kids
         .iter()
         .map(|k| {
             let rel = relations.get(k)?;
-            partition_bound(rel.bound.as_deref()?, &key?.column(&[], TimeZoneRule::Utc.into()))
+            readers.first()?.as_ref()?;
+            partition_bound(rel.bound.as_deref()?, &readers)
         })
         .collect();
-    let all_read = bounds.iter().all(Option::is_some);
-    let known: Vec<PartitionBound> = bounds.iter().flatten().cloned().collect();
+    let domains = child_domains(&bounds, parts.len());
     kids.iter()
-        .zip(&bounds)
-        .filter_map(|(oid, bound)| {
+        .zip(domains)
+        .filter_map(|(oid, (domain, boxes))| {
             let rel = relations.get(oid)?;
-            let domain = match bound {
-                Some(PartitionBound::Values { set, null }) => Some(KeyPredicate {
-                    values: set.clone(),
-                    null: if *null { Truth::TRUE } else { Truth::FALSE },
-                    exact: true,
-                }),
-                Some(PartitionBound::Default) => Some(default_domain(&known, all_read)),
-                Some(PartitionBound::Hash) | None => None,
-            };
-            // A default partition whose siblings could not all be read holds anything.
-            let domain = domain.filter(|d| !(d.values == KeySet::all() && d.null == Truth::ANY));
-            Some(make_child(*oid, rel, domain, pcols, columns, parents))
+            let mut child = make_child(*oid, rel, domain, pcols, columns, parents);
+            child.boxes = boxes;
+            Some(child)
         })
         .collect()
 }
@@ -367,5 +424,6 @@ fn make_child(
         has_children: parents.contains(&oid),
         same_columns: same_columns(own, pcols),
         same_defaults: same_defaults(own, pcols),
+        boxes: None,
     }
 }

@@ -10,7 +10,8 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::keys::{Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, Reading};
+use crate::keys::{Assigning, Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, Reading, TimeZoneRule, TypMod};
+pub use bounds::KeyBox;
 pub use rules::{TableRule, Unmatched};
 
 /// A schema-qualified table name, as stored in the catalog.
@@ -114,6 +115,8 @@ pub struct KeySpec {
     pub ty: KeyType,
     /// Whether text ranges can be compared (the column uses the C collation).
     pub text_ranges: bool,
+    /// What the column's type modifier does to an assigned value.
+    pub typmod: TypMod,
 }
 
 impl KeySpec {
@@ -125,6 +128,15 @@ impl KeySpec {
             ty: self.ty,
             text_ranges: self.text_ranges,
             reading,
+        }
+    }
+
+    /// The key as an INSERT assigns to it.
+    pub fn assigning(&self, tz: TimeZoneRule) -> Assigning {
+        Assigning {
+            ty: self.ty,
+            typmod: self.typmod,
+            tz,
         }
     }
 }
@@ -142,9 +154,14 @@ pub struct Child {
     /// True when its columns are exactly the parent's, in the same order, so
     /// `child AS parent` keeps `*` and RETURNING `*` unchanged.
     pub same_columns: bool,
-    /// True when every parent column has the same DEFAULT on the child, so an
-    /// INSERT that leaves columns out fills them as the parent would.
+    /// True when every parent column has the same DEFAULT (and identity,
+    /// sequence and generation) on the child, so an INSERT that leaves
+    /// columns out fills them as the parent would.
     pub same_defaults: bool,
+    /// For a key of several parts: the rows it may hold, as a union of
+    /// boxes (one set per key part); `None` when its bound was not read.
+    /// `domain` then holds the first part's projection.
+    pub boxes: Option<Vec<KeyBox>>,
 }
 
 /// Where one key value goes on INSERT.
@@ -167,8 +184,16 @@ pub struct Hierarchy {
     pub parent: TableName,
     /// Inheritance or declarative.
     pub kind: HierarchyKind,
-    /// The key, if one was found.
+    /// The key, if one was found (for a key of several parts, the first).
     pub key: Option<KeySpec>,
+    /// The key's further parts, for a RANGE key of several (`None`: an
+    /// expression the router does not evaluate). Empty for one-part keys.
+    pub more_key: Vec<Option<KeySpec>>,
+    /// Their DEFAULTs as constants, like `key_default`.
+    pub more_defaults: Vec<Option<Option<KeyValue>>>,
+    /// Columns an INSERT may not set (GENERATED ALWAYS, identity or
+    /// stored): naming one is PostgreSQL's error to raise.
+    pub generated_always: Vec<String>,
     /// The parent's columns in order.
     pub columns: Vec<String>,
     /// Direct children.
@@ -238,6 +263,9 @@ impl Hierarchy {
             children,
             parent_may_hold_rows,
             overlaps: Vec::new(),
+            more_key: Vec::new(),
+            more_defaults: Vec::new(),
+            generated_always: Vec::new(),
             key_default: Some(None),
             on_unmatched: Unmatched::Error,
             sorted,
@@ -273,9 +301,34 @@ impl Hierarchy {
         out
     }
 
-    /// Children that may hold rows for which a WHERE predicate on the key is
-    /// true, in child order.
-    pub fn select(&self, query: &KeyPredicate) -> Vec<usize> {
+    /// True when the key has more than one part.
+    pub fn multi_part(&self) -> bool {
+        !self.more_key.is_empty()
+    }
+
+    /// Children that may hold rows for which a WHERE clause is true, given
+    /// what it allows for each key part (one predicate per part; a missing
+    /// part allows anything), in child order.
+    pub fn select(&self, query: &[KeyPredicate]) -> Vec<usize> {
+        let Some(first) = query.first() else {
+            return (0..self.children.len()).collect();
+        };
+        let mut out = self.select_first(first);
+        if self.multi_part() {
+            out.retain(|&i| match &self.children[i].boxes {
+                Some(boxes) => boxes.iter().any(|b| {
+                    b.iter()
+                        .zip(query.iter().map(Some).chain(std::iter::repeat(None)))
+                        .all(|(part, q)| q.is_none_or(|q| may_meet(part, q)))
+                }),
+                None => true,
+            });
+        }
+        out
+    }
+
+    /// The children whose first key part may meet the predicate.
+    fn select_first(&self, query: &KeyPredicate) -> Vec<usize> {
         if self.key.is_none() || query.values.is_all() {
             return (0..self.children.len()).collect();
         }
@@ -337,6 +390,33 @@ impl Hierarchy {
         }
     }
 
+    /// The child an inserted row belongs to, for a key of several parts:
+    /// each part's value (`Some(None)`: NULL; `None`: not known, e.g. an
+    /// expression part). Known only when exactly one child can take it.
+    pub fn route_row(&self, parts: &[Option<Option<KeyValue>>]) -> ValueRoute {
+        let mut hits = Vec::new();
+        for (i, c) in self.children.iter().enumerate() {
+            let Some(boxes) = &c.boxes else {
+                return ValueRoute::Unknown;
+            };
+            let takes = boxes.iter().any(|b| {
+                b.iter().zip(parts).all(|(p, v)| match v {
+                    None => true,
+                    Some(None) => p.null.may_pass(),
+                    Some(Some(v)) => p.values.contains(v),
+                })
+            });
+            if takes {
+                hits.push(i);
+            }
+        }
+        match hits.as_slice() {
+            [] => ValueRoute::NoChild,
+            [one] => ValueRoute::Child(*one),
+            _ => ValueRoute::Unknown,
+        }
+    }
+
     /// A NULL key passes every CHECK constraint, so on a legacy hierarchy it
     /// proves nothing and matches no child (rule 4); a declarative hierarchy
     /// sends it to the partition that lists NULL, or the default one.
@@ -358,6 +438,11 @@ impl Hierarchy {
             _ => ValueRoute::Ambiguous(hits),
         }
     }
+}
+
+/// True when a child's part and a query's part share a value (or NULL).
+fn may_meet(part: &KeyPredicate, query: &KeyPredicate) -> bool {
+    (part.null.may_pass() && query.null.may_be_true()) || part.values.overlaps(&query.values)
 }
 
 /// Every hierarchy of one database.
@@ -423,12 +508,14 @@ mod tests {
                 has_children: false,
                 same_columns: true,
                 same_defaults: true,
+                boxes: None,
             })
             .collect();
         let key = KeySpec {
             column: "k".into(),
             ty: KeyType::Int8,
             text_ranges: false,
+            typmod: TypMod::None,
         };
         Hierarchy::new(
             name("p"),
@@ -449,10 +536,10 @@ mod tests {
     #[test]
     fn selects_by_binary_search() {
         let h = hierarchy((0..1000).map(|i| domain(i * 10, i * 10 + 10)).collect());
-        assert_eq!(h.select(&query(25, 26)), vec![2]);
-        assert_eq!(h.select(&query(19, 31)), vec![1, 2, 3]);
-        assert_eq!(h.select(&query(-50, -1)), Vec::<usize>::new());
-        assert_eq!(h.select(&KeyPredicate::any()).len(), 1000);
+        assert_eq!(h.select(&[query(25, 26)]), vec![2]);
+        assert_eq!(h.select(&[query(19, 31)]), vec![1, 2, 3]);
+        assert_eq!(h.select(&[query(-50, -1)]), Vec::<usize>::new());
+        assert_eq!(h.select(&[KeyPredicate::any()]).len(), 1000);
         assert_eq!(h.route_value(Some(&KeyValue::Int(9999))), ValueRoute::Child(999));
         assert_eq!(h.route_value(Some(&KeyValue::Int(10_000))), ValueRoute::NoChild);
         assert_eq!(h.route_value(None), ValueRoute::NoChild);
@@ -462,7 +549,7 @@ mod tests {
             null: Truth::TRUE,
             exact: true,
         };
-        assert_eq!(h.select(&is_null).len(), 1000);
+        assert_eq!(h.select(&[is_null]).len(), 1000);
     }
 
     #[test]
@@ -482,10 +569,10 @@ mod tests {
         };
         let h = hierarchy(vec![domain(0, 10), domain(5, 15), None, bucket(0)]);
         assert_eq!(h.overlaps.iter().filter(|(a, b)| (*a, *b) == (0, 1)).count(), 1);
-        assert_eq!(h.select(&query(13, 14)), vec![1, 2]);
-        assert_eq!(h.select(&query(12, 13)), vec![1, 2, 3]);
-        assert_eq!(h.select(&query(7, 8)), vec![0, 1, 2]);
-        assert_eq!(h.select(&query(8, 9)), vec![0, 1, 2, 3]);
+        assert_eq!(h.select(&[query(13, 14)]), vec![1, 2]);
+        assert_eq!(h.select(&[query(12, 13)]), vec![1, 2, 3]);
+        assert_eq!(h.select(&[query(7, 8)]), vec![0, 1, 2]);
+        assert_eq!(h.select(&[query(8, 9)]), vec![0, 1, 2, 3]);
         assert_eq!(h.route_value(Some(&KeyValue::Int(3))), ValueRoute::Unknown);
         let h = hierarchy(vec![domain(0, 10), domain(5, 15)]);
         assert_eq!(

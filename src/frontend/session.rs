@@ -23,6 +23,30 @@ use crate::keys::TimeZoneRule;
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
 use crate::router::{self, Route, SessionView};
+
+/// The session settings a routing decision depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RoutingContext {
+    /// search_path as schema names.
+    pub(crate) path: Vec<String>,
+    /// The TimeZone rule.
+    pub(crate) tz: TimeZoneRule,
+    /// `standard_conforming_strings`.
+    pub(crate) standard_strings: bool,
+}
+
+impl RoutingContext {
+    /// The router's view of the session, with a Bind's parameters.
+    pub(crate) fn view<'a>(&'a self, user: &'a str, params: &'a [crate::keys::Param<'a>]) -> SessionView<'a> {
+        SessionView {
+            search_path: &self.path,
+            user,
+            tz: self.tz,
+            params,
+            standard_strings: self.standard_strings,
+        }
+    }
+}
 use crate::text::{contains_ci, transaction_end, TransactionEnd};
 
 mod lost;
@@ -184,6 +208,8 @@ pub struct Session {
     user: String,
     /// The session's TimeZone as last reported by the server.
     time_zone: String,
+    /// `standard_conforming_strings` as the server reports it.
+    standard_strings: bool,
     /// Metrics and the client registry entry.
     observed: Observed,
 }
@@ -248,6 +274,7 @@ impl Session {
             catalog,
             user,
             time_zone: String::new(),
+            standard_strings: true,
             observed,
         }
     }
@@ -282,6 +309,9 @@ impl Session {
         }
         if let Some(tz) = params.get("TimeZone") {
             self.time_zone = tz.clone();
+        }
+        if let Some(v) = params.get("standard_conforming_strings") {
+            self.standard_strings = v != "off";
         }
         protocol::put_backend_key_data(&mut self.to_client, self.cancel.pid, self.cancel.secret);
         protocol::put_ready_for_query(&mut self.to_client, b'I');
@@ -511,27 +541,25 @@ impl Session {
         }
     }
 
-    /// The session's search_path (as schema names) and TimeZone rule.
-    fn routing_context(&self) -> (Vec<String>, TimeZoneRule) {
+    /// The session's settings routing depends on.
+    fn routing_context(&self) -> RoutingContext {
         let path = router::parse_search_path(
             self.desired
                 .get("search_path")
                 .map_or("\"$user\", public", String::as_str),
         );
         let tz = TimeZoneRule::from_setting(&self.time_zone).unwrap_or(TimeZoneRule::Unknown);
-        (path, tz)
+        RoutingContext {
+            path,
+            tz,
+            standard_strings: self.standard_strings,
+        }
     }
 
     /// Routes `sql` with the session's search_path and TimeZone.
     fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
-        let (path, tz) = self.routing_context();
-        let view = SessionView {
-            search_path: &path,
-            user: &self.user,
-            tz,
-            params: &[],
-        };
-        router::route(sql, catalog, &view)
+        let context = self.routing_context();
+        router::route(sql, catalog, &context.view(&self.user, &[]))
     }
 
     /// Notes (or forgets) a statement the client prepares, for routing its Binds.
@@ -870,6 +898,10 @@ impl Session {
                     if k == "TimeZone" {
                         // Literals without an offset are read in this zone.
                         self.time_zone = v.to_owned();
+                    }
+                    if k == "standard_conforming_strings" {
+                        // Off, `\\` escapes in '...' strings.
+                        self.standard_strings = v != "off";
                     }
                     if let Some(co) = self.server.as_mut() {
                         co.conn.params.insert(k.to_owned(), v.to_owned());

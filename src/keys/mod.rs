@@ -3,13 +3,17 @@
 //! be true. Shared by the catalog (CHECK constraints) and the router (WHERE
 //! clauses); pure functions, no I/O.
 
+pub mod compare;
 pub mod describe;
 pub mod param;
 pub mod predicate;
 pub mod set;
+pub mod typed;
 pub mod value;
 
-pub use param::{Param, Reading};
+pub use compare::{Assigning, CmpOp, Comparing};
+pub use param::{Param, ParamValue, Reading};
 pub use predicate::{analyze, KeyColumn, KeyPredicate, Truth};
 pub use set::{Bound, Interval, KeySet, Modulo, RangeSet};
-pub use value::{KeyType, KeyValue, TimeZoneRule};
+pub use typed::{SqlType, Typed};
+pub use value::{KeyType, KeyValue, Num, TimeZoneRule, TypMod};

@@ -13,13 +13,15 @@
 //! set serves both readings.
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, TimezoneInfo,
-    UnaryOperator, Value,
+    BinaryOperator, CastKind, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, UnaryOperator,
+    Value,
 };
 
+use super::compare::{assignment, comparison, Assigning, CmpOp, Comparing};
 use super::param::{read_param, Reading};
-use super::set::{Bound, Interval, KeySet, Modulo, RangeSet};
-use super::value::{parse_number, parse_text, KeyType, KeyValue, TimeZoneRule};
+use super::set::{Interval, KeySet, Modulo, RangeSet};
+use super::typed::{cast, cast_target, Datum, SqlType, Typed};
+use super::value::{KeyType, KeyValue, TypMod};
 
 /// The outcomes an expression can have for a NULL key: a subset of
 /// {TRUE, FALSE, NULL}.
@@ -173,7 +175,7 @@ impl KeyColumn<'_> {
     fn ident_matches(&self, ident: &Ident) -> bool {
         match ident.quote_style {
             Some(_) => ident.value == self.name,
-            None => ident.value.to_lowercase() == self.name,
+            None => ident.value.to_ascii_lowercase() == self.name,
         }
     }
 
@@ -186,20 +188,34 @@ impl KeyColumn<'_> {
                     self.ident_matches(col)
                         && self.qualifiers.iter().any(|name| match q.quote_style {
                             Some(_) => &q.value == name,
-                            None => q.value.to_lowercase() == *name,
+                            None => q.value.to_ascii_lowercase() == *name,
                         })
                 }
                 _ => false,
             },
             Expr::Nested(inner) => self.is_key(inner),
-            // A cast that keeps the value as it is (varchar to text, say).
+            // A cast that keeps the value as it is (varchar to text, an
+            // integer to a wider one).
             Expr::Cast {
                 kind: CastKind::DoubleColon | CastKind::Cast,
                 expr,
                 data_type,
                 format: None,
-            } => type_of(data_type).is_some_and(|t| same_family(t, self.ty)) && self.is_key(expr),
+            } => {
+                cast_target(data_type).is_some_and(|t| t.typmod == TypMod::None && same_family(t.ty, self.ty))
+                    && self.is_key(expr)
+            }
             _ => false,
+        }
+    }
+
+    /// How constants are compared with this key.
+    fn comparing(&self) -> Comparing {
+        Comparing {
+            ty: self.ty,
+            text_ranges: self.text_ranges,
+            tz: self.reading.tz,
+            zone_conversions: self.reading.zone_conversions,
         }
     }
 
@@ -231,164 +247,99 @@ impl KeyColumn<'_> {
         if !self.is_key(lhs) {
             return None;
         }
-        match literal(rhs, KeyType::Int8, self.reading)? {
-            Literal::Value(KeyValue::Int(n)) if n != 0 => Some(n),
-            _ => None,
+        match integer_constant(rhs, self.reading)? {
+            0 => None,
+            n => Some(n),
         }
     }
 }
 
-fn same_family(a: KeyType, b: KeyType) -> bool {
-    a == b || (a.is_integer() && b.is_integer() && a == KeyType::Int8)
-}
-
-/// The key type a cast target names, if it is one the analysis knows.
-fn type_of(dt: &DataType) -> Option<KeyType> {
-    Some(match dt {
-        DataType::SmallInt(_) | DataType::Int2(_) => KeyType::Int2,
-        DataType::Int(_) | DataType::Integer(_) | DataType::Int4(_) => KeyType::Int4,
-        DataType::BigInt(_) | DataType::Int8(_) => KeyType::Int8,
-        DataType::Numeric(_) | DataType::Decimal(_) | DataType::Dec(_) => KeyType::Numeric,
-        DataType::Date => KeyType::Date,
-        DataType::Timestamp(_, TimezoneInfo::WithTimeZone | TimezoneInfo::Tz) => KeyType::TimestampTz,
-        DataType::Timestamp(_, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone) => KeyType::Timestamp,
-        DataType::Text | DataType::Varchar(_) | DataType::CharacterVarying(_) | DataType::String(_) => KeyType::Text,
-        DataType::Uuid => KeyType::Uuid,
-        DataType::Custom(name, _) => KeyType::from_pg_name(&name.to_string().to_lowercase())?,
-        _ => return None,
-    })
-}
-
-enum Literal {
-    Null,
-    Value(KeyValue),
-}
-
-/// Converts a value of one type to the key's type where PostgreSQL's implicit
-/// comparison does so exactly.
-pub fn convert(v: KeyValue, from: KeyType, to: KeyType, tz: TimeZoneRule) -> Option<KeyValue> {
-    if from == to || (from.is_integer() && to.is_integer()) {
-        return match (v, to) {
-            (KeyValue::Int(i), KeyType::Int2) => i16::try_from(i).ok().map(|_| KeyValue::Int(i)),
-            (KeyValue::Int(i), KeyType::Int4) => i32::try_from(i).ok().map(|_| KeyValue::Int(i)),
-            (v, _) => Some(v),
-        };
-    }
-    match (v, to) {
-        (KeyValue::Int(i), KeyType::Numeric) => Some(KeyValue::Numeric(i.into())),
-        (KeyValue::Date(d), KeyType::Timestamp) => Some(KeyValue::Timestamp(d as i64 * 86_400_000_000)),
-        (KeyValue::Date(d), KeyType::TimestampTz) => local_to_utc(d as i64 * 86_400_000_000, tz),
-        (KeyValue::Timestamp(t), KeyType::TimestampTz) => local_to_utc(t, tz),
+/// An integer-typed constant's value (`key % 4 = 1` compares integers).
+fn integer_constant(expr: &Expr, rd: Reading) -> Option<i64> {
+    let t = typed_constant(expr, rd, SqlType::Int8)?;
+    match (t.ty, t.datum?) {
+        (ty, Datum::Key(KeyValue::Int(i))) if ty.is_integer() => Some(i),
         _ => None,
     }
 }
 
-/// A local timestamp (microseconds since 2000-01-01) as an instant in `tz`.
-fn local_to_utc(local: i64, tz: TimeZoneRule) -> Option<KeyValue> {
-    let epoch = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)?.and_hms_opt(0, 0, 0)?;
-    let naive = epoch.checked_add_signed(chrono::Duration::microseconds(local))?;
-    Some(KeyValue::TimestampTz(local.checked_sub(tz.offset_micros_at(naive)?)?))
-}
-
-/// A constant's value in the key type: `Some(None)` for NULL, `None` when
-/// the expression is not a constant the analysis can read.
-pub fn constant_value(expr: &Expr, ty: KeyType, rd: Reading) -> Option<Option<KeyValue>> {
-    match literal(expr, ty, rd)? {
-        Literal::Null => Some(None),
-        Literal::Value(v) => Some(Some(v)),
+/// True when a cast to `cast` keeps every value of `key` unchanged.
+fn same_family(cast: SqlType, key: KeyType) -> bool {
+    match cast.as_key() {
+        Some(t) if cast != SqlType::Name => t == key || (t == KeyType::Int8 && key.is_integer()),
+        _ => false,
     }
 }
 
-/// Reads a constant as a value of the key type `ty`.
-fn literal(expr: &Expr, ty: KeyType, rd: Reading) -> Option<Literal> {
-    let tz = rd.tz;
+/// A constant expression as PostgreSQL types it: literals by their
+/// spelling, casts and typed literals by their target type, `$n` by its
+/// declared type (or, when the server infers it, by `context`: the type of
+/// the place it stands in). `None` for anything that is not a constant the
+/// router reads exactly.
+pub fn typed_constant(expr: &Expr, rd: Reading, context: SqlType) -> Option<Typed> {
     match expr {
-        Expr::Nested(inner) => literal(inner, ty, rd),
+        Expr::Nested(inner) => typed_constant(inner, rd, context),
         Expr::Value(v) => match &v.value {
-            Value::Null => Some(Literal::Null),
-            Value::Number(n, _) => parse_number(ty, n).map(Literal::Value),
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => parse_text(ty, s, tz).map(Literal::Value),
-            Value::Placeholder(p) => match read_param(&rd, p, ty)? {
-                None => Some(Literal::Null),
-                Some(v) => Some(Literal::Value(v)),
-            },
+            Value::Null => Some(Typed::null()),
+            Value::Number(n, _) => Typed::number(n),
+            Value::SingleQuotedString(s) => Some(Typed::unknown(s.as_str())),
+            Value::DollarQuotedString(d) => Some(Typed::unknown(d.value.as_str())),
+            Value::Placeholder(p) => read_param(&rd, p, context),
+            // E'...' (escapes already decoded by the parser, which may read
+            // them otherwise than PostgreSQL), U&'...', N'...', B'...': not read.
             _ => None,
         },
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
             expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match &v.value {
-                Value::Number(n, _) => parse_number(ty, &format!("-{n}")).map(Literal::Value),
-                _ => None,
-            },
-            Expr::Nested(inner) => literal(
-                &Expr::UnaryOp {
-                    op: UnaryOperator::Minus,
-                    expr: inner.clone(),
-                },
-                ty,
-                rd,
-            ),
-            _ => None,
-        },
+        } => typed_constant(expr, rd, context)?.negate(),
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => {
+            let t = typed_constant(expr, rd, context)?;
+            matches!(
+                t.ty,
+                SqlType::Int2 | SqlType::Int4 | SqlType::Int8 | SqlType::Numeric | SqlType::Float4 | SqlType::Float8
+            )
+            .then_some(t)
+        }
         Expr::Cast {
             kind: CastKind::DoubleColon | CastKind::Cast,
             expr,
             data_type,
             format: None,
         } => {
-            let from = type_of(data_type)?;
-            match literal(expr, from, rd)? {
-                Literal::Null => Some(Literal::Null),
-                Literal::Value(v) => convert(v, from, ty, tz).map(Literal::Value),
-            }
+            let to = cast_target(data_type)?;
+            cast(typed_constant(expr, rd, to.ty)?, to, rd.tz)
         }
         Expr::TypedString(ts) => {
-            let from = type_of(&ts.data_type)?;
+            let to = cast_target(&ts.data_type)?;
             let Value::SingleQuotedString(s) = &ts.value.value else {
                 return None;
             };
-            convert(parse_text(from, s, tz)?, from, ty, tz).map(Literal::Value)
+            cast(Typed::unknown(s.as_str()), to, rd.tz)
         }
         _ => None,
     }
 }
 
-fn flip(op: &BinaryOperator) -> Option<BinaryOperator> {
+/// The value an INSERT stores in the key for `expr` (`Some(None)`: NULL);
+/// `None` when it is not a constant, or its assignment is not modelled.
+pub fn assigned_value(expr: &Expr, key: &Assigning, rd: Reading) -> Option<Option<KeyValue>> {
+    assignment(key, typed_constant(expr, rd, SqlType::of_key(key.ty))?)
+}
+
+fn cmp_op(op: &BinaryOperator) -> Option<CmpOp> {
     Some(match op {
-        BinaryOperator::Eq => BinaryOperator::Eq,
-        BinaryOperator::NotEq => BinaryOperator::NotEq,
-        BinaryOperator::Lt => BinaryOperator::Gt,
-        BinaryOperator::LtEq => BinaryOperator::GtEq,
-        BinaryOperator::Gt => BinaryOperator::Lt,
-        BinaryOperator::GtEq => BinaryOperator::LtEq,
+        BinaryOperator::Eq => CmpOp::Eq,
+        BinaryOperator::NotEq => CmpOp::Ne,
+        BinaryOperator::Lt => CmpOp::Lt,
+        BinaryOperator::LtEq => CmpOp::Le,
+        BinaryOperator::Gt => CmpOp::Gt,
+        BinaryOperator::GtEq => CmpOp::Ge,
         _ => return None,
     })
-}
-
-fn points(values: impl IntoIterator<Item = KeyValue>) -> KeySet {
-    KeySet::from(RangeSet::from_intervals(
-        values.into_iter().map(Interval::point).collect(),
-    ))
-}
-
-/// The values `key <op> v` holds for.
-fn compare(op: &BinaryOperator, v: KeyValue, key: &KeyColumn) -> Option<KeySet> {
-    let ranged = !matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq);
-    if ranged && key.ty == KeyType::Text && !key.text_ranges {
-        return None;
-    }
-    let interval = match op {
-        BinaryOperator::Eq => Some(Interval::point(v)),
-        BinaryOperator::NotEq => return Some(points([v]).complement().unwrap_or_else(KeySet::all)),
-        BinaryOperator::Lt => Interval::new(Bound::Unbounded, Bound::Excluded(v)),
-        BinaryOperator::LtEq => Interval::new(Bound::Unbounded, Bound::Included(v)),
-        BinaryOperator::Gt => Interval::new(Bound::Excluded(v), Bound::Unbounded),
-        BinaryOperator::GtEq => Interval::new(Bound::Included(v), Bound::Unbounded),
-        _ => return None,
-    };
-    Some(KeySet::from(RangeSet::from_intervals(interval.into_iter().collect())))
 }
 
 /// Parses the text of an array literal such as `{a,"b c",d}` into its elements.
@@ -408,7 +359,7 @@ fn array_elements(text: &str) -> Option<Vec<String>> {
                 quoted = !quoted;
                 was_quoted = true;
             }
-            '\\' if quoted => cur.push(chars.next()?),
+            '\\' => cur.push(chars.next()?),
             ',' if !quoted => {
                 let item = std::mem::take(&mut cur);
                 if !was_quoted && item.trim().eq_ignore_ascii_case("null") {
@@ -428,38 +379,115 @@ fn array_elements(text: &str) -> Option<Vec<String>> {
     Some(out)
 }
 
-/// Values of a list of constants; `None` if any is NULL or not understood.
-fn list_values(items: &[Expr], key: &KeyColumn) -> Option<Vec<KeyValue>> {
-    items
+/// The values of a list whose elements PostgreSQL compares with the key one
+/// by one in a common type. Per-element comparison equals PostgreSQL's only
+/// when the elements share one type, or are all exact numbers (integers and
+/// numeric, which convert to the common type without loss); unknown
+/// literals are allowed only beside elements of the key's own type. A NULL
+/// element is not read either.
+fn uniform_list(items: Vec<Typed>, key: &KeyColumn) -> Option<Vec<Typed>> {
+    let exact_number = |t: SqlType| t.is_integer() || t == SqlType::Numeric;
+    let typed: Vec<SqlType> = items
         .iter()
-        .map(|e| match literal(e, key.ty, key.reading)? {
-            Literal::Value(v) => Some(v),
-            Literal::Null => None,
-        })
-        .collect()
+        .filter(|t| t.ty != SqlType::Unknown)
+        .map(|t| t.ty)
+        .collect();
+    if let Some(&first) = typed.first() {
+        let same = typed.iter().all(|&t| t == first);
+        if !same && !typed.iter().all(|&t| exact_number(t)) {
+            return None;
+        }
+        let has_unknown = typed.len() < items.len();
+        if has_unknown && !(same && first == SqlType::of_key(key.ty)) {
+            return None;
+        }
+    }
+    items.iter().all(|t| t.datum.is_some()).then_some(items)
 }
 
-/// The right side of `key = ANY (...)`: an ARRAY[...] constructor or an array literal.
-fn any_values(expr: &Expr, key: &KeyColumn) -> Option<Vec<KeyValue>> {
+/// The key values equal to one of `items`.
+fn equal_to_any(items: &[Typed], key: &KeyColumn) -> Option<KeySet> {
+    let c = key.comparing();
+    let mut out = KeySet::empty();
+    for t in items {
+        let (union, _) = out.union(&comparison(&c, CmpOp::Eq, t)?);
+        out = union;
+    }
+    Some(out)
+}
+
+/// The elements of the right side of `key = ANY (...)`: an ARRAY[...]
+/// constructor, or an array literal (cast to an array type, or unknown and
+/// so read as an array of the key's type).
+fn any_elements(expr: &Expr, key: &KeyColumn) -> Option<Vec<Typed>> {
+    let context = SqlType::of_key(key.ty);
     match expr {
-        Expr::Nested(inner) => any_values(inner, key),
-        Expr::Array(arr) => list_values(&arr.elem, key),
-        Expr::Cast { expr, data_type, .. } => {
-            match data_type {
-                DataType::Array(_) => {}
-                DataType::Custom(..) => {}
-                _ => return None,
+        Expr::Nested(inner) => any_elements(inner, key),
+        Expr::Array(arr) => {
+            let items: Vec<Typed> = arr
+                .elem
+                .iter()
+                .map(|e| typed_constant(e, key.reading, context))
+                .collect::<Option<_>>()?;
+            // ARRAY['a', 'b'] of unknown literals alone is a text[].
+            if items.iter().all(|t| t.ty == SqlType::Unknown) {
+                return items
+                    .into_iter()
+                    .map(|t| {
+                        cast(
+                            t,
+                            super::typed::CastTarget {
+                                ty: SqlType::Text,
+                                typmod: TypMod::None,
+                            },
+                            key.reading.tz,
+                        )
+                    })
+                    .collect();
             }
-            any_values(expr, key)
+            uniform_list(items, key)
+        }
+        Expr::Cast {
+            kind: CastKind::DoubleColon | CastKind::Cast,
+            expr,
+            data_type: DataType::Array(inner),
+            format: None,
+        } => {
+            let element = match inner {
+                sqlparser::ast::ArrayElemTypeDef::SquareBracket(t, None)
+                | sqlparser::ast::ArrayElemTypeDef::AngleBracket(t) => cast_target(t)?,
+                _ => return None,
+            };
+            // `'{a,b}'::t[]`, or `ARRAY[...]::t[]` as catalog text prints it.
+            let items: Vec<Typed> = match strip_nested(expr) {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) => array_elements(s)?.into_iter().map(Typed::unknown).collect(),
+                    _ => return None,
+                },
+                Expr::Array(arr) => arr
+                    .elem
+                    .iter()
+                    .map(|e| typed_constant(e, key.reading, element.ty))
+                    .collect::<Option<_>>()?,
+                _ => return None,
+            };
+            items
+                .into_iter()
+                .map(|item| cast(item, element, key.reading.tz))
+                .collect()
         }
         Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) => array_elements(s)?
-                .iter()
-                .map(|item| parse_text(key.ty, item, key.reading.tz))
-                .collect(),
+            Value::SingleQuotedString(s) => Some(array_elements(s)?.into_iter().map(Typed::unknown).collect()),
             _ => None,
         },
         _ => None,
+    }
+}
+
+fn strip_nested(e: &Expr) -> &Expr {
+    match e {
+        Expr::Nested(inner) => strip_nested(inner),
+        other => other,
     }
 }
 
@@ -473,22 +501,33 @@ fn bucket(modulus: i64, residues: impl IntoIterator<Item = i64>) -> KeySet {
     }
 }
 
-fn int_values(values: Vec<KeyValue>) -> Option<Vec<i64>> {
-    values
-        .into_iter()
-        .map(|v| match v {
-            KeyValue::Int(i) => Some(i),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Analyses `expr` for the key column.
 pub fn analyze(expr: &Expr, key: &KeyColumn) -> KeyPredicate {
     analyze_inner(expr, key).unwrap_or_else(KeyPredicate::any)
 }
 
+/// `key IS [NOT] DISTINCT FROM value`: never NULL.
+fn distinct_from(value: &Expr, key: &KeyColumn, distinct: bool) -> Option<KeyPredicate> {
+    let t = typed_constant(value, key.reading, SqlType::of_key(key.ty))?;
+    let p = if t.datum.is_none() {
+        // IS NOT DISTINCT FROM NULL is IS NULL.
+        KeyPredicate {
+            values: KeySet::empty(),
+            null: Truth::TRUE,
+            exact: true,
+        }
+    } else {
+        KeyPredicate {
+            values: comparison(&key.comparing(), CmpOp::Eq, &t)?,
+            null: Truth::FALSE,
+            exact: true,
+        }
+    };
+    Some(if distinct { p.not() } else { p })
+}
+
 fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
+    let context = SqlType::of_key(key.ty);
     match expr {
         Expr::Nested(inner) => analyze_inner(inner, key),
         Expr::BinaryOp {
@@ -506,30 +545,37 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
             expr,
         } => Some(analyze(expr, key).not()),
         Expr::BinaryOp { left, op, right } => {
-            let (op, other) = if key.is_key(left) || key.modulus_of(left).is_some() {
-                (op.clone(), right.as_ref())
+            let op = cmp_op(op)?;
+            let (op, keyside, other) = if key.is_key(left) || key.modulus_of(left).is_some() {
+                (op, left.as_ref(), right.as_ref())
             } else if key.is_key(right) || key.modulus_of(right).is_some() {
-                (flip(op)?, left.as_ref())
+                (op.flipped(), right.as_ref(), left.as_ref())
             } else {
                 return None;
             };
-            let keyside = if key.is_key(left) || key.modulus_of(left).is_some() {
-                left
-            } else {
-                right
-            };
             if let Some(m) = key.modulus_of(keyside) {
-                if op != BinaryOperator::Eq {
+                if op != CmpOp::Eq {
                     return None;
                 }
-                let Literal::Value(KeyValue::Int(r)) = literal(other, KeyType::Int8, key.reading)? else {
-                    return None;
-                };
-                return Some(KeyPredicate::comparison(bucket(m, [r])));
+                return Some(KeyPredicate::comparison(bucket(
+                    m,
+                    [integer_constant(other, key.reading)?],
+                )));
             }
-            match literal(other, key.ty, key.reading)? {
-                Literal::Null => None,
-                Literal::Value(v) => compare(&op, v, key).map(KeyPredicate::comparison),
+            let value = typed_constant(other, key.reading, context)?;
+            // A comparison with NULL is NULL: a CHECK passes, a WHERE keeps
+            // nothing; one set can't say both, so it is not read.
+            value.datum.as_ref()?;
+            comparison(&key.comparing(), op, &value).map(KeyPredicate::comparison)
+        }
+        Expr::IsDistinctFrom(a, b) | Expr::IsNotDistinctFrom(a, b) => {
+            let distinct = matches!(expr, Expr::IsDistinctFrom(..));
+            if key.is_key(a) {
+                distinct_from(b, key, distinct)
+            } else if key.is_key(b) {
+                distinct_from(a, key, distinct)
+            } else {
+                None
             }
         }
         Expr::Between {
@@ -538,36 +584,33 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
             low,
             high,
         } => {
-            if !key.is_key(expr) || (key.ty == KeyType::Text && !key.text_ranges) {
+            if !key.is_key(expr) {
                 return None;
             }
-            let (Literal::Value(lo), Literal::Value(hi)) =
-                (literal(low, key.ty, key.reading)?, literal(high, key.ty, key.reading)?)
-            else {
-                return None;
-            };
-            let set = KeySet::from(RangeSet::from_intervals(
-                Interval::new(Bound::Included(lo), Bound::Included(hi))
-                    .into_iter()
-                    .collect(),
-            ));
+            let (lo, hi) = (
+                typed_constant(low, key.reading, context)?,
+                typed_constant(high, key.reading, context)?,
+            );
+            lo.datum.as_ref()?;
+            hi.datum.as_ref()?;
+            let c = key.comparing();
+            let (set, _) = comparison(&c, CmpOp::Ge, &lo)?.intersect(&comparison(&c, CmpOp::Le, &hi)?);
             let p = KeyPredicate::comparison(set);
             Some(if *negated { p.not() } else { p })
         }
         Expr::InList { expr, list, negated } => {
             let set = if let Some(m) = key.modulus_of(expr) {
-                bucket(
-                    m,
-                    int_values(list_values(
-                        list,
-                        &KeyColumn {
-                            ty: KeyType::Int8,
-                            ..key.clone()
-                        },
-                    )?)?,
-                )
+                let residues: Vec<i64> = list
+                    .iter()
+                    .map(|e| integer_constant(e, key.reading))
+                    .collect::<Option<_>>()?;
+                bucket(m, residues)
             } else if key.is_key(expr) {
-                points(list_values(list, key)?)
+                let items: Vec<Typed> = list
+                    .iter()
+                    .map(|e| typed_constant(e, key.reading, context))
+                    .collect::<Option<_>>()?;
+                equal_to_any(&uniform_list(items, key)?, key)?
             } else {
                 return None;
             };
@@ -579,7 +622,12 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
             compare_op: BinaryOperator::Eq,
             right,
             ..
-        } if key.is_key(left) => Some(KeyPredicate::comparison(points(any_values(right, key)?))),
+        } if key.is_key(left) => Some(KeyPredicate::comparison(equal_to_any(&any_elements(right, key)?, key)?)),
+        Expr::AllOp {
+            left,
+            compare_op: BinaryOperator::NotEq,
+            right,
+        } if key.is_key(left) => Some(KeyPredicate::comparison(equal_to_any(&any_elements(right, key)?, key)?).not()),
         Expr::IsNull(e) if key.is_key(e) => Some(KeyPredicate {
             values: KeySet::empty(),
             null: Truth::TRUE,
@@ -594,9 +642,17 @@ fn analyze_inner(expr: &Expr, key: &KeyColumn) -> Option<KeyPredicate> {
     }
 }
 
+/// Values of a point set, for tests and callers that list values.
+pub fn points(values: impl IntoIterator<Item = KeyValue>) -> KeySet {
+    KeySet::from(RangeSet::from_intervals(
+        values.into_iter().map(Interval::point).collect(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::value::{parse_text, TimeZoneRule};
     use sqlparser::dialect::PostgreSqlDialect;
     use sqlparser::parser::Parser;
 
@@ -652,6 +708,11 @@ mod tests {
         assert!(has(&p, 2) && !has(&p, 3));
         let p = ints("k = ANY ('{4,5}')");
         assert!(has(&p, 5) && !has(&p, 3));
+        let p = analyze_as(
+            "((k)::text = ANY ((ARRAY['de'::character varying, 'fr'::character varying])::text[]))",
+            KeyType::Text,
+        );
+        assert!(p.values.contains(&KeyValue::Text("fr".into())) && !p.values.contains(&KeyValue::Text("us".into())));
         let p = analyze_as("k = ANY ('{\"a b\",c}'::text[])", KeyType::Text);
         assert!(p.values.contains(&KeyValue::Text("a b".into())) && !p.values.contains(&KeyValue::Text("a".into())));
     }
@@ -693,7 +754,15 @@ mod tests {
         assert!(ints("k + 1 = 5").values.is_all());
         assert!(ints("k::text = '5'").values.is_all());
         assert!(ints("x.k = 5").values.is_all(), "other table's column");
-        assert!(ints("k = 1.5").values.is_all(), "fractional literal on an integer key");
+        // No integer equals 1.5 (the comparison is numeric): nothing matches.
+        assert!(
+            ints("k = 1.5").values.is_empty(),
+            "fractional literal on an integer key"
+        );
+        assert!(
+            ints("k = '1.5'").values.is_all(),
+            "'1.5' is not an integer: PostgreSQL errors"
+        );
     }
 
     #[test]
@@ -737,7 +806,9 @@ mod tests {
         let p = analyze_as("k >= DATE '2024-02-01'", KeyType::TimestampTz);
         assert!(p.values.contains(&feb1) && !p.values.contains(&jan15));
         let p = analyze_as("k >= (0)::numeric AND k < '10.5'", KeyType::Numeric);
-        assert!(p.values.contains(&KeyValue::Numeric(10.into())));
+        assert!(p
+            .values
+            .contains(&KeyValue::Numeric(crate::keys::Num::finite(10.into()))));
         let p = analyze_as("k = '-100'::integer OR k = (-5)", KeyType::Int8);
         assert!(has(&p, -100) && has(&p, -5));
         let p = analyze_as("k < '00200000-0000-0000-0000-000000000000'::uuid", KeyType::Uuid);
@@ -760,6 +831,40 @@ mod tests {
             analyze(&parse("UserId = 3"), &key).values.is_all(),
             "unquoted folds to lower case"
         );
+    }
+
+    #[test]
+    fn typed_values_against_an_integer_key() {
+        let p = ints("k = 5.0");
+        assert!(has(&p, 5) && !has(&p, 4));
+        let p = ints("k < 5.5::float8");
+        assert!(has(&p, 5) && !has(&p, 6));
+        let p = ints("k >= '5.5'::numeric");
+        assert!(!has(&p, 5) && has(&p, 6));
+        let p = ints("k IS NOT DISTINCT FROM 5");
+        assert!(has(&p, 5) && !has(&p, 6) && p.null == Truth::FALSE);
+        let p = ints("k IS DISTINCT FROM 5");
+        assert!(!has(&p, 5) && has(&p, 6) && p.null == Truth::TRUE);
+        let p = ints("k IS NOT DISTINCT FROM NULL");
+        assert!(p.values.is_empty() && p.null == Truth::TRUE);
+        let p = ints("k <> ALL (ARRAY[1, 2])");
+        assert!(!has(&p, 1) && has(&p, 3));
+        // Mixed list types resolve to a common type PostgreSQL picks: not read.
+        assert!(ints("k IN ('1', 2.5)").values.is_all());
+        let p = ints("k IN (1, 2.5)");
+        assert!(ints("k IN (1, 2.5::float8)").values.is_all());
+        assert!(!p.values.is_all());
+        // An ARRAY of unknown literals is text[]: PostgreSQL refuses it against an integer.
+        assert!(ints("k = ANY (ARRAY['1', '2'])").values.is_all());
+        let p = ints("k = ANY ('{1.5,2}'::numeric[])");
+        assert!(has(&p, 2) && !has(&p, 1));
+        let p = ints("k = -5::int");
+        assert!(has(&p, -5));
+        let p = ints("k = +5");
+        assert!(has(&p, 5));
+        assert!(ints("k = E'5'").values.is_all(), "escape strings are not read");
+        let p = ints("k = $$7$$");
+        assert!(has(&p, 7));
     }
 
     #[test]

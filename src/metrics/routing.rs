@@ -129,7 +129,9 @@ impl RouteRecorder {
     /// Records one decision for `sql` and the time it took.
     pub fn record(&mut self, route: &Route, sql: &str, catalog: &Catalog, took: Duration) {
         let targets = match route {
-            Route::Passthrough(PassReason::NoParent) => {
+            // A statement kind the router does not read (SHOW, FETCH, SET,
+            // DDL) names no table it routes, whatever words it contains.
+            Route::Passthrough(PassReason::NoParent | PassReason::UnsupportedStatement) => {
                 self.no_parent.inc();
                 return;
             }

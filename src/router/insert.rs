@@ -7,10 +7,11 @@ use sqlparser::tokenizer::Span;
 
 use super::values_scan::{self, CastValue, KeyItem};
 use super::{normalize, parts, PassReason, Route, TargetReport, Walker};
-use crate::catalog::{Hierarchy, KeySpec, TableName, Unmatched, ValueRoute};
-use crate::keys::predicate::{constant_value, convert};
-use crate::keys::value::{parse_number, parse_text};
-use crate::keys::{KeyType, KeyValue, Reading};
+use crate::catalog::{Hierarchy, HierarchyKind, KeySpec, TableName, Unmatched, ValueRoute};
+use crate::keys::compare::assignment;
+use crate::keys::predicate::{assigned_value, typed_constant};
+use crate::keys::typed::{cast, CastTarget};
+use crate::keys::{KeyValue, Reading, SqlType, TypMod, Typed};
 use crate::rewrite::Splicer;
 
 /// Routes an INSERT into a parent: into one child when every row belongs to
@@ -40,6 +41,57 @@ enum Dest {
 /// True for the `DEFAULT` keyword in a VALUES row.
 fn is_default(expr: &Expr) -> bool {
     matches!(expr, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
+/// One row's value for each key part of a hierarchy: `Some(None)` is NULL,
+/// `None` not known (an expression part, or a value not read).
+type RowKey = Vec<Option<Option<KeyValue>>>;
+
+/// The key parts of a hierarchy with their DEFAULTs (`None` spec: an
+/// expression part).
+fn key_parts(h: &Hierarchy) -> Vec<(Option<&KeySpec>, Option<Option<KeyValue>>)> {
+    std::iter::once((h.key.as_ref(), h.key_default.clone()))
+        .chain(
+            h.more_key
+                .iter()
+                .zip(h.more_defaults.iter().cloned().chain(std::iter::repeat(None)))
+                .map(|(k, d)| (k.as_ref(), d)),
+        )
+        .collect()
+}
+
+/// The key of one row of the AST's VALUES for hierarchy `h`.
+fn row_key(h: &Hierarchy, columns: &[String], row: &[Expr], reading: Reading) -> RowKey {
+    key_parts(h)
+        .into_iter()
+        .map(|(spec, default)| {
+            let spec = spec?;
+            match columns
+                .iter()
+                .position(|c| *c == spec.column)
+                .and_then(|at| row.get(at))
+            {
+                None => default,
+                Some(e) if is_default(e) => default,
+                Some(e) => assigned_value(e, &spec.assigning(reading.tz), reading),
+            }
+        })
+        .collect()
+}
+
+/// True when the statement gives a value (not DEFAULT) to a column
+/// PostgreSQL generates itself, which only PostgreSQL may refuse.
+fn sets_generated<'e>(h: &Hierarchy, columns: &[String], rows: impl IntoIterator<Item = &'e [Expr]>) -> bool {
+    let positions: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| h.generated_always.contains(c))
+        .map(|(i, _)| i)
+        .collect();
+    !positions.is_empty()
+        && rows
+            .into_iter()
+            .any(|row| positions.iter().any(|&i| row.get(i).is_some_and(|e| !is_default(e))))
 }
 
 fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Walker) -> Route {
@@ -74,23 +126,30 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
     let Some(spelled) = spelled_columns(!ins.columns.is_empty(), columns, width, h) else {
         return Route::Passthrough(PassReason::InsertNotValues);
     };
-    let key_at = columns.iter().take(width).position(|c| *c == key.column);
+    let columns = &columns[..width.min(columns.len())];
+    if sets_generated(h, columns, values.rows.iter().map(|r| r.content.as_slice())) {
+        return Route::Passthrough(PassReason::GeneratedColumn);
+    }
+    let key_at = columns.iter().position(|c| *c == key.column);
 
     // Every row's key value.
+    let reading = w.reading();
     let mut uses_defaults = width < h.columns.len();
-    let mut keys: Vec<Option<KeyValue>> = Vec::with_capacity(values.rows.len());
+    let mut keys: Vec<RowKey> = Vec::with_capacity(values.rows.len());
     for row in &values.rows {
-        let value = match key_at.and_then(|at| row.content.get(at)) {
-            None => h.key_default.clone(),
-            Some(expr) if is_default(expr) => h.key_default.clone(),
-            Some(expr) => constant_value(expr, key.ty, w.session.reading()),
-        };
-        let Some(value) = value else {
+        let value = row_key(h, columns, &row.content, reading);
+        if value.first().is_none_or(Option::is_none) {
             return Route::Passthrough(unreadable_key(key_at));
-        };
+        }
         uses_defaults |= row.content.iter().any(is_default);
         keys.push(value);
     }
+    let lookup = |sub: &Hierarchy, at: usize| {
+        values
+            .rows
+            .get(at)
+            .map(|row| row_key(sub, columns, &row.content, reading))
+    };
 
     let probe = Splicer::new(sql);
     let mut rows = Vec::with_capacity(values.rows.len());
@@ -129,7 +188,6 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
     plan(
         sql,
         h,
-        key,
         w,
         ValuesInsert {
             keys,
@@ -138,7 +196,40 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
             returns_star,
             target,
         },
+        &lookup,
     )
+}
+
+/// The cast target a one-word type name spells (the scanner's casts).
+fn named_target(word: &str) -> Option<CastTarget> {
+    let ty = match word.to_ascii_lowercase().as_str() {
+        "int2" | "smallint" => SqlType::Int2,
+        "int" | "int4" | "integer" => SqlType::Int4,
+        "int8" | "bigint" => SqlType::Int8,
+        "numeric" | "decimal" => SqlType::Numeric,
+        "float4" | "real" => SqlType::Float4,
+        "float8" => SqlType::Float8,
+        "date" => SqlType::Date,
+        "timestamp" => SqlType::Timestamp,
+        "timestamptz" => SqlType::TimestampTz,
+        "text" | "varchar" => SqlType::Text,
+        "uuid" => SqlType::Uuid,
+        "name" => SqlType::Name,
+        "bpchar" => SqlType::Bpchar,
+        _ => return None,
+    };
+    Some(CastTarget {
+        ty,
+        typmod: TypMod::None,
+    })
+}
+
+/// An integer literal as written by the scanner (digits, maybe a minus).
+fn integer_literal(digits: &str) -> Option<Typed> {
+    match digits.strip_prefix('-') {
+        Some(rest) => Typed::number(rest)?.negate(),
+        None => Typed::number(digits),
+    }
 }
 
 /// Routes `INSERT INTO parent [(columns)] VALUES (constants), ...` read by
@@ -159,49 +250,61 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
     let Some(key) = &h.key else {
         return Some(Route::Passthrough(PassReason::NotNarrowed));
     };
+    // Keys of several parts and generated columns are the parser's to read.
+    if h.multi_part() || !h.generated_always.is_empty() {
+        return None;
+    }
     let columns = head.columns.as_deref().unwrap_or(&h.columns);
     let key_at = columns.iter().position(|c| *c == key.column);
     let scanned = values_scan::scan_rows(sql, head.rows_from, key_at)?;
     let spelled = spelled_columns(head.columns.is_some(), columns, scanned.width, &h)?;
     let key_at = key_at.filter(|&at| at < scanned.width);
 
-    let reading = w.session.reading();
+    let reading = w.reading();
+    let assigning = key.assigning(reading.tz);
     let mut uses_defaults = scanned.width < h.columns.len();
     let mut keys = Vec::with_capacity(scanned.rows.len());
     for row in &scanned.rows {
         let value = match &row.key {
             None | Some(KeyItem::Default) => h.key_default.clone(),
             Some(KeyItem::Null) => Some(None),
-            Some(KeyItem::Integer(digits)) => parse_number(key.ty, digits).map(Some),
-            Some(KeyItem::Text(text)) => parse_text(key.ty, text, reading.tz).map(Some),
-            Some(KeyItem::Cast { value, to, written }) => match KeyType::from_pg_name(&to.to_ascii_lowercase()) {
+            Some(KeyItem::Integer(digits)) => integer_literal(digits).and_then(|t| assignment(&assigning, t)),
+            Some(KeyItem::Text(text)) => assignment(&assigning, Typed::unknown(text.as_ref())),
+            Some(KeyItem::Cast { value, to, written }) => match named_target(to) {
                 // Read as the parser's reading of the cast would be.
-                Some(from) => {
-                    let cast = |v: Option<KeyValue>| v.and_then(|v| convert(v, from, key.ty, reading.tz)).map(Some);
-                    match value {
-                        CastValue::Null => Some(None),
-                        CastValue::Integer(digits) => cast(parse_number(from, digits)),
-                        CastValue::Text(text) => cast(parse_text(from, text, reading.tz)),
-                    }
+                Some(target) => {
+                    let typed = match value {
+                        CastValue::Null => Some(Typed::null()),
+                        CastValue::Integer(digits) => integer_literal(digits),
+                        CastValue::Text(text) => Some(Typed::unknown(text.as_ref())),
+                    };
+                    typed
+                        .and_then(|t| cast(t, target, reading.tz))
+                        .and_then(|t| assignment(&assigning, t))
                 }
-                None => parsed_constant(written, key.ty, reading)?,
+                None => parsed_constant(written, key, reading)?,
             },
-            Some(KeyItem::Other(text)) => parsed_constant(text, key.ty, reading)?,
+            Some(KeyItem::Other(text)) => parsed_constant(text, key, reading)?,
         };
         let Some(value) = value else {
             return Some(Route::Passthrough(unreadable_key(key_at)));
         };
         uses_defaults |= row.has_default;
-        keys.push(value);
+        keys.push(vec![Some(value)]);
     }
     let shown = head.name.last().map(|p| p.written.to_owned()).unwrap_or_default();
+    // Only the key's own column was read: a sub-hierarchy keyed on it can
+    // be followed, any other can't.
+    let lookup = |sub: &Hierarchy, at: usize| match (&sub.key, sub.multi_part()) {
+        (Some(k), false) if k.column == key.column && k.ty == key.ty && k.typmod == key.typmod => keys.get(at).cloned(),
+        _ => None,
+    };
     Some(plan(
         sql,
         &h,
-        key,
         w,
         ValuesInsert {
-            keys,
+            keys: keys.clone(),
             rows: scanned.rows.iter().map(|r| r.range).collect(),
             uses_defaults,
             returns_star: false,
@@ -212,17 +315,20 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
                 spelled,
             },
         },
+        &lookup,
     ))
 }
 
 /// A constant the scanner does not read itself (decimals, unusual casts),
 /// read as the parser reads it; `None` when it does not parse.
-fn parsed_constant(text: &str, ty: KeyType, reading: Reading) -> Option<Option<Option<KeyValue>>> {
+fn parsed_constant(text: &str, key: &KeySpec, reading: Reading) -> Option<Option<Option<KeyValue>>> {
     let expr = Parser::new(&PostgreSqlDialect {})
         .try_with_sql(text)
         .and_then(|mut p| p.parse_expr())
         .ok()?;
-    Some(constant_value(&expr, ty, reading))
+    Some(
+        typed_constant(&expr, reading, SqlType::of_key(key.ty)).and_then(|t| assignment(&key.assigning(reading.tz), t)),
+    )
 }
 
 /// Why an INSERT whose key can't be read passes through.
@@ -246,8 +352,8 @@ fn spelled_columns(listed: bool, columns: &[String], width: usize, h: &Hierarchy
 
 /// An INSERT ... VALUES as either reader found it: what routing it needs.
 struct ValuesInsert {
-    /// Each row's key value (`None`: NULL).
-    keys: Vec<Option<KeyValue>>,
+    /// Each row's key (its first part is always known).
+    keys: Vec<RowKey>,
     /// Each row's byte range, parentheses included.
     rows: Vec<(usize, usize)>,
     /// Some column is left to its DEFAULT.
@@ -270,27 +376,60 @@ struct Spelling {
     spelled: usize,
 }
 
+/// Reads a row's key values in another hierarchy (a child that is itself
+/// partitioned): `None` when the statement's values can't tell.
+type SubKeys<'a> = dyn Fn(&Hierarchy, usize) -> Option<RowKey> + 'a;
+
+/// The row's key as a refusal message shows it.
+fn shown_key(h: &Hierarchy, key: &RowKey) -> String {
+    let show = |v: &Option<Option<KeyValue>>| match v {
+        Some(Some(v)) => v.to_string(),
+        Some(None) => "NULL".to_owned(),
+        None => "?".to_owned(),
+    };
+    let names: Vec<String> = key_parts(h)
+        .iter()
+        .map(|(spec, _)| spec.map_or_else(|| "(expression)".to_owned(), |k| k.column.clone()))
+        .collect();
+    match key.as_slice() {
+        [one] => format!("{} = {}", names.first().map_or("", String::as_str), show(one)),
+        many => format!(
+            "({}) = ({})",
+            names.join(", "),
+            many.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Where one row goes in `h`.
+fn route_row(h: &Hierarchy, key: &RowKey) -> ValueRoute {
+    if h.multi_part() {
+        h.route_row(key)
+    } else {
+        match key.first() {
+            Some(Some(v)) => h.route_value(v.as_ref()),
+            _ => ValueRoute::Unknown,
+        }
+    }
+}
+
 /// Groups the rows by destination and writes one INSERT per destination.
-fn plan(sql: &str, h: &Hierarchy, key: &KeySpec, w: &Walker, v: ValuesInsert) -> Route {
+fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert, sub_keys: &SubKeys) -> Route {
     // Each row's destination, and the destinations in order of first appearance.
     let mut groups: Vec<(Dest, Vec<usize>)> = Vec::new();
     for (at, value) in v.keys.iter().enumerate() {
-        let shown = || match value {
-            Some(v) => v.to_string(),
-            None => "NULL".to_owned(),
-        };
-        let dest = match h.route_value(value.as_ref()) {
+        let dest = match route_row(h, value) {
             ValueRoute::Child(i) => Dest::Child(i),
+            ValueRoute::Unknown if h.multi_part() => return Route::Passthrough(PassReason::InsertKeyUnknown),
             ValueRoute::Unknown => return Route::Passthrough(PassReason::InsertUnknownChild),
             ValueRoute::NoChild if h.on_unmatched == Unmatched::Parent => Dest::Parent,
             ValueRoute::NoChild => {
                 return Route::Reject {
                     code: "23514",
                     message: format!(
-                        "no child table of {} accepts the row with {} = {}",
+                        "no child table of {} accepts the row with {}",
                         h.parent.quoted(),
-                        key.column,
-                        shown()
+                        shown_key(h, value)
                     ),
                     parent: h.parent.clone(),
                     rows: v.keys.len(),
@@ -302,9 +441,8 @@ fn plan(sql: &str, h: &Hierarchy, key: &KeySpec, w: &Walker, v: ValuesInsert) ->
                 return Route::Reject {
                     code: "23514",
                     message: format!(
-                        "the row with {} = {} matches several children of {} ({}): their constraints overlap",
-                        key.column,
-                        shown(),
+                        "the row with {} matches several children of {} ({}): their constraints overlap",
+                        shown_key(h, value),
                         h.parent.quoted(),
                         names.join(", ")
                     ),
@@ -333,7 +471,7 @@ fn plan(sql: &str, h: &Hierarchy, key: &KeySpec, w: &Walker, v: ValuesInsert) ->
         match dest {
             Dest::Parent => parent_included = true,
             Dest::Child(child) => {
-                let Some(leaf) = descend(w, h, *child, &v.keys, rows) else {
+                let Some(leaf) = descend(w, h, *child, rows, sub_keys, 0) else {
                     return Route::Passthrough(PassReason::InsertUnknownChild);
                 };
                 if v.returns_star && !leaf.same_columns {
@@ -408,8 +546,15 @@ struct Leaf {
     same_defaults: bool,
 }
 
-/// Follows a child that is itself a parent down to the leaf its rows belong to.
-fn descend(w: &Walker, h: &Hierarchy, child: usize, keys: &[Option<KeyValue>], rows: &[usize]) -> Option<Leaf> {
+/// Levels of sub-partitioning followed at most (the catalog is the
+/// database's; this only bounds the walk).
+const MAX_LEVELS: usize = 32;
+
+/// Follows a child that is itself a parent down to the table its rows
+/// belong to. A declarative child whose own key the values don't decide
+/// takes the rows itself (PostgreSQL routes them further); a legacy one
+/// can't, so the INSERT passes through.
+fn descend(w: &Walker, h: &Hierarchy, child: usize, rows: &[usize], sub_keys: &SubKeys, level: usize) -> Option<Leaf> {
     let c = &h.children[child];
     let here = Leaf {
         table: c.table.clone(),
@@ -419,24 +564,38 @@ fn descend(w: &Walker, h: &Hierarchy, child: usize, keys: &[Option<KeyValue>], r
     if !c.has_children {
         return Some(here);
     }
-    let sub = w.catalog.get(&c.table)?;
-    if sub.key.as_ref() != h.key.as_ref() {
-        return None;
+    let stop = || (h.kind == HierarchyKind::Declarative).then(|| here_leaf(c));
+    let Some(sub) = w.catalog.get(&c.table) else {
+        return stop();
+    };
+    if level >= MAX_LEVELS || sub.kind != h.kind {
+        return stop();
     }
     let mut chosen = None;
     for &at in rows {
-        let ValueRoute::Child(i) = sub.route_value(keys.get(at)?.as_ref()) else {
-            return None;
+        let routed = sub_keys(sub, at).map(|key| route_row(sub, &key));
+        let Some(ValueRoute::Child(i)) = routed else {
+            return stop();
         };
         if chosen.is_some_and(|c| c != i) {
-            return None;
+            return stop();
         }
         chosen = Some(i);
     }
-    let leaf = descend(w, sub, chosen?, keys, rows)?;
+    let Some(leaf) = chosen.and_then(|i| descend(w, sub, i, rows, sub_keys, level + 1)) else {
+        return stop();
+    };
     Some(Leaf {
         table: leaf.table,
         same_columns: leaf.same_columns && here.same_columns,
         same_defaults: leaf.same_defaults && here.same_defaults,
     })
+}
+
+fn here_leaf(c: &crate::catalog::Child) -> Leaf {
+    Leaf {
+        table: c.table.clone(),
+        same_columns: c.same_columns,
+        same_defaults: c.same_defaults,
+    }
 }

@@ -7,6 +7,7 @@
 //! understand is left as the client wrote it, and every predicate is kept.
 
 pub mod cache;
+mod complexity;
 pub mod explain;
 mod insert;
 pub mod sql_prepare;
@@ -22,7 +23,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::catalog::{Catalog, Hierarchy, TableName};
+use crate::catalog::{Catalog, Hierarchy, KeySpec, TableName};
 use crate::keys::{analyze, KeyPredicate, Param, Reading, TimeZoneRule};
 use crate::rewrite::Splicer;
 use crate::text::contains_ci;
@@ -38,14 +39,31 @@ pub struct SessionView<'a> {
     pub tz: TimeZoneRule,
     /// The parameters of the Bind being routed (empty for a simple query).
     pub params: &'a [Param<'a>],
+    /// `standard_conforming_strings`: when off, `\` escapes in `'...'`,
+    /// which the parser does not model.
+    pub standard_strings: bool,
 }
 
-impl SessionView<'_> {
-    /// How the statement's constants and parameters are read.
-    pub fn reading(&self) -> Reading<'_> {
+impl<'a> SessionView<'a> {
+    /// A view with the usual settings: standard strings, no parameters.
+    pub fn new(search_path: &'a [String], user: &'a str, tz: TimeZoneRule) -> SessionView<'a> {
+        SessionView {
+            search_path,
+            user,
+            tz,
+            params: &[],
+            standard_strings: true,
+        }
+    }
+
+    /// How the statement's constants and parameters are read; `single_use`
+    /// tells which parameters the statement uses once.
+    pub fn reading<'r>(&'r self, single_use: &'r [bool]) -> Reading<'r> {
         Reading {
             tz: self.tz,
             params: self.params,
+            single_use,
+            zone_conversions: true,
         }
     }
 }
@@ -108,6 +126,15 @@ pub enum PassReason {
     ChildDefaults,
     /// The rewrite could not be spliced.
     RewriteFailed,
+    /// Nested or chained deeper than the router reads (a bounded walk).
+    TooComplex,
+    /// A `\` in a string while `standard_conforming_strings` is off.
+    NonstandardStrings,
+    /// An INSERT naming a column PostgreSQL generates itself (GENERATED
+    /// ALWAYS): the error is PostgreSQL's to raise.
+    GeneratedColumn,
+    /// A key of several parts the INSERT's values do not decide.
+    InsertKeyUnknown,
 }
 
 impl PassReason {
@@ -134,6 +161,10 @@ impl PassReason {
             PassReason::InsertUnknownChild => "insert_unknown_child",
             PassReason::ChildDefaults => "child_defaults",
             PassReason::RewriteFailed => "rewrite_failed",
+            PassReason::TooComplex => "too_complex",
+            PassReason::NonstandardStrings => "nonstandard_strings",
+            PassReason::GeneratedColumn => "generated_column",
+            PassReason::InsertKeyUnknown => "insert_key_unknown",
         }
     }
 }
@@ -207,14 +238,27 @@ pub fn names_no_parent(sql: &str, catalog: &Catalog) -> bool {
         .any(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
 }
 
-/// The parent whose name appears in the text (the longest such name), for
-/// labelling a statement passed through: a label, not a proof.
+/// The parent whose name appears in the text as a whole word (the longest
+/// such name), for labelling a statement passed through: a label, not a
+/// proof.
 pub fn parent_named<'c>(sql: &str, catalog: &'c Catalog) -> Option<&'c TableName> {
     catalog
         .hierarchies
         .keys()
-        .filter(|t| contains_ci(sql.as_bytes(), t.name.as_bytes()))
+        .filter(|t| contains_word_ci(sql.as_bytes(), t.name.as_bytes()))
         .max_by(|a, b| a.name.len().cmp(&b.name.len()).then_with(|| b.cmp(a)))
+}
+
+/// True when `needle` appears in `haystack` (ASCII case-insensitively) with
+/// no identifier character right before or after it.
+fn contains_word_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    !needle.is_empty()
+        && haystack.windows(needle.len()).enumerate().any(|(at, w)| {
+            w.eq_ignore_ascii_case(needle)
+                && (at == 0 || !ident(haystack[at - 1]))
+                && haystack.get(at + needle.len()).is_none_or(|&b| !ident(b))
+        })
 }
 
 /// A statement text parsed once, reused for every routing of it (each Bind
@@ -224,20 +268,29 @@ pub struct Parsed {
     statement: Result<Statement, PassReason>,
     /// What the statement's column references allow, found on first use.
     references: OnceLock<References>,
+    /// True when the text holds a backslash (it then reads differently
+    /// while `standard_conforming_strings` is off).
+    backslash: bool,
 }
 
 impl Parsed {
     /// Parses `sql`; anything but exactly one statement is remembered as the
-    /// reason it passes through.
+    /// reason it passes through, as is a statement too deep to walk safely.
     pub fn new(sql: &str) -> Parsed {
-        let statement = match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-            Ok(mut statements) if statements.len() == 1 => statements.pop().ok_or(PassReason::ParseError),
-            Ok(_) => Err(PassReason::MultipleStatements),
-            Err(_) => Err(PassReason::ParseError),
+        let statement = if complexity::too_complex(sql) {
+            Err(PassReason::TooComplex)
+        } else {
+            match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
+                Ok(mut statements) if statements.len() == 1 => statements.pop().ok_or(PassReason::ParseError),
+                Ok(_) => Err(PassReason::MultipleStatements),
+                Err(sqlparser::parser::ParserError::RecursionLimitExceeded) => Err(PassReason::TooComplex),
+                Err(_) => Err(PassReason::ParseError),
+            }
         };
         Parsed {
             statement,
             references: OnceLock::new(),
+            backslash: sql.contains('\\'),
         }
     }
 }
@@ -248,8 +301,11 @@ pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
     if names_no_parent(sql, catalog) {
         return Route::Passthrough(PassReason::NoParent);
     }
+    if !session.standard_strings && sql.contains('\\') {
+        return Route::Passthrough(PassReason::NonstandardStrings);
+    }
     // Bulk INSERTs of constants are read without the parser.
-    if let Some(route) = insert::route_values_insert(sql, &Walker::new(catalog, session)) {
+    if let Some(route) = insert::route_values_insert(sql, &Walker::new(catalog, session, &[])) {
         return route;
     }
     route_parsed(sql, &Parsed::new(sql), catalog, session)
@@ -257,11 +313,15 @@ pub fn route(sql: &str, catalog: &Catalog, session: &SessionView) -> Route {
 
 /// Routes a statement parsed earlier from `sql`.
 pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &SessionView) -> Route {
+    if !session.standard_strings && parsed.backslash {
+        return Route::Passthrough(PassReason::NonstandardStrings);
+    }
     let statement = match &parsed.statement {
         Ok(s) => s,
         Err(reason) => return Route::Passthrough(*reason),
     };
-    let mut w = Walker::new(catalog, session);
+    let refs = parsed.references.get_or_init(|| scan_references(statement));
+    let mut w = Walker::new(catalog, session, &refs.single_use);
     match statement {
         Statement::Query(q) => w.query(q),
         Statement::Update(u) => {
@@ -272,13 +332,26 @@ pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &Ses
                 }
             }
             if let Some(occ) = w.occs.iter().find(|o| o.target) {
-                if let Some(key) = &occ.h.key {
-                    let assigns_key = u.assignments.iter().any(|a| {
-                        a.target.to_string().rsplit('.').next().map(unquote_str).as_deref() == Some(key.column.as_str())
-                    });
-                    if assigns_key {
-                        return Route::Passthrough(PassReason::UpdateKey);
-                    }
+                let h = &occ.h;
+                // An expression key part may depend on any column.
+                let any_expression = h.more_key.iter().any(Option::is_none);
+                let key_columns: Vec<&str> = h
+                    .key
+                    .iter()
+                    .chain(h.more_key.iter().flatten())
+                    .map(|k| k.column.as_str())
+                    .collect();
+                let assigns_key = u.assignments.iter().any(|a| {
+                    any_expression
+                        || a.target
+                            .to_string()
+                            .rsplit('.')
+                            .next()
+                            .map(unquote_str)
+                            .is_some_and(|c| key_columns.contains(&c.as_str()))
+                });
+                if h.key.is_some() && assigns_key {
+                    return Route::Passthrough(PassReason::UpdateKey);
                 }
             }
         }
@@ -301,14 +374,29 @@ pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &Ses
         }
         _ => return Route::Passthrough(PassReason::UnsupportedStatement),
     }
-    w.finish(sql, parsed.references.get_or_init(|| scan_references(statement)))
+    w.finish(sql, refs)
 }
 
 fn unquote_str(s: &str) -> String {
     match s.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
         Some(inner) => inner.replace("\"\"", "\""),
-        None => s.to_lowercase(),
+        None => fold_identifier(s),
     }
+}
+
+/// An unquoted identifier as PostgreSQL stores it: ASCII letters folded to
+/// lower case (others kept), cut to 63 bytes.
+fn fold_identifier(s: &str) -> String {
+    truncate_identifier(&s.to_ascii_lowercase())
+}
+
+/// Identifiers longer than 63 bytes are cut, at a character boundary.
+fn truncate_identifier(s: &str) -> String {
+    let mut end = s.len().min(63);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
 }
 
 /// An identifier as PostgreSQL stores it: quoted as written, else lower case.
@@ -324,12 +412,12 @@ fn normalize(id: &Ident) -> String {
 
 /// [`normalize`], borrowing when the name needs no folding.
 fn normalized(id: &Ident) -> std::borrow::Cow<'_, str> {
+    let long = id.value.len() > 63;
     match id.quote_style {
-        Some(_) => std::borrow::Cow::Borrowed(&id.value),
-        None if !id.value.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) => {
-            std::borrow::Cow::Borrowed(&id.value)
-        }
-        None => std::borrow::Cow::Owned(id.value.to_lowercase()),
+        Some(_) if !long => std::borrow::Cow::Borrowed(&id.value),
+        Some(_) => std::borrow::Cow::Owned(truncate_identifier(&id.value)),
+        None if !long && !id.value.bytes().any(|b| b.is_ascii_uppercase()) => std::borrow::Cow::Borrowed(&id.value),
+        None => std::borrow::Cow::Owned(fold_identifier(&id.value)),
     }
 }
 
@@ -363,20 +451,28 @@ struct Occ<'q> {
 pub(crate) struct Walker<'c, 'q> {
     catalog: &'c Catalog,
     session: &'c SessionView<'c>,
+    /// Which `$n` the statement uses once (see [`Reading::single_use`]).
+    single_use: &'c [bool],
     occs: Vec<Occ<'q>>,
     pass: Option<PassReason>,
     locking: bool,
 }
 
 impl<'c, 'q> Walker<'c, 'q> {
-    fn new(catalog: &'c Catalog, session: &'c SessionView<'c>) -> Self {
+    fn new(catalog: &'c Catalog, session: &'c SessionView<'c>, single_use: &'c [bool]) -> Self {
         Walker {
             catalog,
             session,
+            single_use,
             occs: Vec::new(),
             pass: None,
             locking: false,
         }
+    }
+
+    /// How the statement's constants and parameters are read.
+    pub(crate) fn reading(&self) -> Reading<'_> {
+        self.session.reading(self.single_use)
     }
 
     pub(crate) fn resolve(&self, name: &ObjectName) -> Option<Arc<Hierarchy>> {
@@ -528,25 +624,38 @@ impl<'c, 'q> Walker<'c, 'q> {
         }
     }
 
-    /// The key predicate that restricts an occurrence's rows.
-    fn predicate(&self, occ: &Occ) -> Option<KeyPredicate> {
-        let key = occ.h.key.as_ref()?;
+    /// What restricts an occurrence's rows, one predicate per key part (an
+    /// expression part is not read: anything).
+    fn predicates(&self, occ: &Occ) -> Option<Vec<KeyPredicate>> {
+        let h = &occ.h;
+        let first = h.key.as_ref()?;
         if occ.renamed_columns {
             return None;
         }
         let quals = vec![Self::visible_name(occ)?];
-        let col = key.column(&quals, self.session.reading());
-        let mut p = KeyPredicate::any();
-        for e in &occ.on {
-            p = p.and(analyze(e, &col));
-        }
-        if let Some(w) = occ.where_ {
-            let wp = analyze(w, &col);
-            if !occ.nullable || !wp.null.may_be_true() {
-                p = p.and(wp);
+        let part = |key: Option<&KeySpec>| -> KeyPredicate {
+            let Some(key) = key else {
+                return KeyPredicate::any();
+            };
+            let col = key.column(&quals, self.reading());
+            let mut p = KeyPredicate::any();
+            for e in &occ.on {
+                p = p.and(analyze(e, &col));
             }
-        }
-        Some(p)
+            if let Some(w) = occ.where_ {
+                let wp = analyze(w, &col);
+                if !occ.nullable || !wp.null.may_be_true() {
+                    p = p.and(wp);
+                }
+            }
+            p
+        };
+        Some(
+            std::iter::once(Some(first))
+                .chain(h.more_key.iter().map(Option::as_ref))
+                .map(part)
+                .collect(),
+        )
     }
 
     fn finish(self, sql: &str, refs: &References) -> Route {
@@ -559,7 +668,7 @@ impl<'c, 'q> Walker<'c, 'q> {
         let mut splicer = Splicer::new(sql);
         let mut targets = Vec::new();
         for occ in &self.occs {
-            let Some(p) = self.predicate(occ) else {
+            let Some(p) = self.predicates(occ) else {
                 continue;
             };
             let selected = occ.h.select(&p);
@@ -652,6 +761,8 @@ struct References {
     three_part: bool,
     /// Any system column.
     system_columns: bool,
+    /// For each `$n` (index n-1): used exactly once.
+    single_use: Vec<bool>,
 }
 
 fn scan_references(statement: &Statement) -> References {
@@ -660,9 +771,24 @@ fn scan_references(statement: &Statement) -> References {
         bare: Vec::new(),
         three_part: false,
         system_columns: false,
+        single_use: Vec::new(),
     };
+    let mut uses: Vec<u32> = Vec::new();
     let _ = visit_expressions(statement, |e| {
         match e {
+            Expr::Value(v) => {
+                if let sqlparser::ast::Value::Placeholder(p) = &v.value {
+                    if let Some(n) = p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()) {
+                        // Parameters past 65,535 do not exist in the protocol.
+                        if (1..=65_535).contains(&n) {
+                            if uses.len() < n {
+                                uses.resize(n, 0);
+                            }
+                            uses[n - 1] += 1;
+                        }
+                    }
+                }
+            }
             Expr::Identifier(id) => {
                 let n = normalize(id);
                 r.system_columns |= SYSTEM.contains(&n.as_str());
@@ -678,8 +804,13 @@ fn scan_references(statement: &Statement) -> References {
         }
         ControlFlow::<()>::Continue(())
     });
+    r.single_use = uses.into_iter().map(|n| n == 1).collect();
     r
 }
 
+#[cfg(test)]
+mod key_tests;
+#[cfg(test)]
+mod prop_tests;
 #[cfg(test)]
 mod tests;

@@ -2,16 +2,18 @@
 //! `EXECUTE` of a statement naming a parent can be routed by its arguments,
 //! as a Bind is.
 
-use sqlparser::ast::{Expr, Statement, UnaryOperator, Value};
+use sqlparser::ast::{Expr, Statement};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use super::{normalize, parts};
+use crate::keys::typed::cast_target;
+use crate::keys::TypMod;
 use crate::rewrite::Splicer;
 
 /// A session-level prepared-statement command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SqlCommand {
     /// `PREPARE name [(types)] AS statement`.
     Prepare {
@@ -19,6 +21,9 @@ pub enum SqlCommand {
         name: String,
         /// The declared parameter types as SQL text (may be fewer than used).
         types: Vec<String>,
+        /// The same as OIDs for routing (`u32::MAX`: a type the router
+        /// does not read, or one with a modifier it would apply).
+        type_oids: Vec<u32>,
         /// The prepared statement's text.
         sql: String,
     },
@@ -34,13 +39,12 @@ pub enum SqlCommand {
 }
 
 /// One argument of an `EXECUTE`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExecuteArg {
     /// The argument exactly as the client wrote it.
     pub text: String,
-    /// Its value in text form when it is a literal (`Some(None)`: NULL);
-    /// `None` for anything the proxy does not evaluate.
-    pub value: Option<Option<String>>,
+    /// The argument as parsed (read as a typed constant when routing).
+    pub expr: Expr,
 }
 
 /// Reads `sql` when it is one PREPARE, EXECUTE or DEALLOCATE; cheap for
@@ -61,6 +65,13 @@ pub fn read_sql_command(sql: &str) -> Option<SqlCommand> {
         Statement::Prepare { name, data_types, .. } => Some(SqlCommand::Prepare {
             name: normalize(&name),
             types: data_types.iter().map(ToString::to_string).collect(),
+            type_oids: data_types
+                .iter()
+                .map(|t| match cast_target(t) {
+                    Some(target) if target.typmod == TypMod::None => target.ty.oid(),
+                    _ => u32::MAX,
+                })
+                .collect(),
             sql: prepared_text(sql)?,
         }),
         Statement::Execute {
@@ -82,10 +93,7 @@ pub fn read_sql_command(sql: &str) -> Option<SqlCommand> {
             let args = texts
                 .into_iter()
                 .zip(&parameters)
-                .map(|(text, e)| ExecuteArg {
-                    text,
-                    value: literal(e),
-                })
+                .map(|(text, e)| ExecuteArg { text, expr: e.clone() })
                 .collect();
             Some(SqlCommand::Execute { name, args })
         }
@@ -152,27 +160,6 @@ fn argument_texts(sql: &str) -> Option<Vec<String>> {
     (depth == 0).then_some(texts)
 }
 
-/// A literal argument's text value (`Some(None)` for NULL).
-fn literal(e: &Expr) -> Option<Option<String>> {
-    match e {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) | Value::EscapedStringLiteral(s) => Some(Some(s.clone())),
-            Value::Number(n, _) => Some(Some(n.to_string())),
-            Value::Null => Some(None),
-            _ => None,
-        },
-        Expr::Cast { expr, .. } | Expr::Nested(expr) => literal(expr),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match literal(expr)? {
-            Some(n) if n.starts_with(|c: char| c.is_ascii_digit()) => Some(Some(format!("-{n}"))),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +171,7 @@ mod tests {
             Some(SqlCommand::Prepare {
                 name: "q1".into(),
                 types: vec!["INT".into(), "DATE".into()],
+                type_oids: vec![23, 1082],
                 sql: "SELECT * FROM logs WHERE id = $1 AND d = $2".into(),
             })
         );
@@ -192,17 +180,8 @@ mod tests {
                 assert_eq!(name, "q1");
                 let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
                 assert_eq!(texts, ["42", "'2024-01-02'::date", "-7", "NULL", "now()"]);
-                let values: Vec<Option<Option<String>>> = args.into_iter().map(|a| a.value).collect();
-                assert_eq!(
-                    values,
-                    [
-                        Some(Some("42".into())),
-                        Some(Some("2024-01-02".into())),
-                        Some(Some("-7".into())),
-                        Some(None),
-                        None
-                    ]
-                );
+                let exprs: Vec<String> = args.iter().map(|a| a.expr.to_string()).collect();
+                assert_eq!(exprs, ["42", "'2024-01-02'::DATE", "-7", "NULL", "now()"]);
             }
             other => panic!("{other:?}"),
         }

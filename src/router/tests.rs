@@ -42,12 +42,14 @@ fn catalog_with(parent_may_hold_rows: bool, adjust: impl FnOnce(&mut Hierarchy))
             has_children: false,
             same_columns: m != 3,
             same_defaults: true,
+            boxes: None,
         })
         .collect();
     let key = KeySpec {
         column: "created_at".into(),
         ty: KeyType::TimestampTz,
         text_ranges: false,
+        typmod: crate::keys::TypMod::None,
     };
     let mut h = Hierarchy::new(
         table("public", "logs"),
@@ -65,12 +67,7 @@ fn catalog_with(parent_may_hold_rows: bool, adjust: impl FnOnce(&mut Hierarchy))
 
 fn run(sql: &str, parent_rows: bool) -> Route {
     let path = vec!["$user".to_owned(), "public".to_owned()];
-    let session = SessionView {
-        search_path: &path,
-        user: "app",
-        tz: TimeZoneRule::Utc,
-        params: &[],
-    };
+    let session = SessionView::new(&path, "app", TimeZoneRule::Utc);
     let route = route(sql, &catalog(parent_rows), &session);
     if let Route::Rewrite { sql: out, .. } = &route {
         // sqlparser misreads ONLY (see the design notes); PostgreSQL accepts it.
@@ -366,12 +363,7 @@ fn inserts() {
 fn session_time_zone_reads_local_literals() {
     let path = vec!["public".to_owned()];
     let tokyo = TimeZoneRule::from_setting("Asia/Tokyo").unwrap();
-    let session = SessionView {
-        search_path: &path,
-        user: "app",
-        tz: tokyo,
-        params: &[],
-    };
+    let session = SessionView::new(&path, "app", tokyo);
     // 2024-02-01 08:00 in Tokyo is still January in UTC.
     let Route::Rewrite { sql, .. } = route(
         "SELECT * FROM logs WHERE created_at = '2024-02-01 08:00:00'",
@@ -385,12 +377,7 @@ fn session_time_zone_reads_local_literals() {
 
 fn run_on(sql: &str, catalog: &Catalog) -> Route {
     let path = vec!["public".to_owned()];
-    let session = SessionView {
-        search_path: &path,
-        user: "app",
-        tz: TimeZoneRule::Utc,
-        params: &[],
-    };
+    let session = SessionView::new(&path, "app", TimeZoneRule::Utc);
     route(sql, catalog, &session)
 }
 
@@ -475,13 +462,8 @@ fn unmatched_rows_follow_the_policy() {
 /// which reads bulk INSERTs of constants without it.
 fn both_readers(sql: &str, catalog: &Catalog, tz: TimeZoneRule) -> (Route, Route, bool) {
     let path = vec!["public".to_owned()];
-    let session = SessionView {
-        search_path: &path,
-        user: "app",
-        tz,
-        params: &[],
-    };
-    let scanned = insert::route_values_insert(sql, &Walker::new(catalog, &session)).is_some();
+    let session = SessionView::new(&path, "app", tz);
+    let scanned = insert::route_values_insert(sql, &Walker::new(catalog, &session, &[])).is_some();
     let parsed = route_parsed(sql, &Parsed::new(sql), catalog, &session);
     (route(sql, catalog, &session), parsed, scanned)
 }

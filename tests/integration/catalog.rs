@@ -192,7 +192,7 @@ async fn discovers_legacy_and_declarative_hierarchies() {
         exact: true,
     };
     let picked: Vec<_> = dregions
-        .select(&is_null)
+        .select(std::slice::from_ref(&is_null))
         .iter()
         .map(|i| dregions.children[*i].table.name.clone())
         .collect();

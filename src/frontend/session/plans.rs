@@ -14,13 +14,13 @@ use std::sync::{Arc, Weak};
 use bytes::{Bytes, BytesMut};
 
 use super::merge::MergedInsert;
-use super::{raise_sql, End, Expect, RoutableStatement, Session};
+use super::{raise_sql, End, Expect, RoutableStatement, RoutingContext, Session};
 use crate::catalog::Catalog;
-use crate::keys::{Param, TimeZoneRule};
+use crate::keys::Param;
 use crate::prepared::Statement;
 use crate::protocol::{self, Frame};
 use crate::rewrite::renumber_params;
-use crate::router::{self, Route, SessionView};
+use crate::router::{self, Route};
 
 /// The portal the parts of a split INSERT run in, one after the other.
 const SPLIT_PORTAL: &str = "partproxy_split";
@@ -67,8 +67,7 @@ pub(super) struct FixedRoute {
     /// The catalog it was made with (held weakly: its address stays unique
     /// while this lives, and an old catalog is not kept alive).
     catalog: Weak<Catalog>,
-    path: Vec<String>,
-    tz: TimeZoneRule,
+    context: RoutingContext,
     route: Route,
     bind: BindRoute,
 }
@@ -79,14 +78,8 @@ impl Session {
     pub(super) fn route_prepared(&mut self, sql: &str, params: &[Param], catalog: &Catalog) -> Route {
         let started = std::time::Instant::now();
         let parsed = self.proxy.parse_cache.get(sql);
-        let (path, tz) = self.routing_context();
-        let view = SessionView {
-            search_path: &path,
-            user: &self.user,
-            tz,
-            params,
-        };
-        let route = router::route_parsed(sql, &parsed, catalog, &view);
+        let context = self.routing_context();
+        let route = router::route_parsed(sql, &parsed, catalog, &context.view(&self.user, params));
         self.observe_route(&route, sql, catalog, started.elapsed());
         route
     }
@@ -109,11 +102,7 @@ impl Session {
         let params: Vec<Param> = values
             .iter()
             .enumerate()
-            .map(|(i, (value, binary))| Param {
-                value: *value,
-                binary: *binary,
-                type_oid: src.types.get(i).copied().unwrap_or(0),
-            })
+            .map(|(i, (value, binary))| Param::bound(*value, *binary, src.types.get(i).copied().unwrap_or(0)))
             .collect();
         let route = self.route_prepared(&src.sql, &params, &catalog);
         self.bind_route(&route, &src, bind.rest)
@@ -123,13 +112,13 @@ impl Session {
     /// same catalog, search_path and TimeZone.
     fn route_fixed(&mut self, src: &RoutableStatement, catalog: &Arc<Catalog>, bind_rest: &[u8]) -> BindRoute {
         let started = std::time::Instant::now();
-        let (path, tz) = self.routing_context();
+        let context = self.routing_context();
         let reusable = src
             .fixed
             .lock()
             .ok()
             .and_then(|fixed| fixed.clone())
-            .filter(|f| std::ptr::eq(f.catalog.as_ptr(), Arc::as_ptr(catalog)) && f.path == path && f.tz == tz);
+            .filter(|f| std::ptr::eq(f.catalog.as_ptr(), Arc::as_ptr(catalog)) && f.context == context);
         if let Some(f) = reusable {
             self.observe_route(&f.route, &src.sql, catalog, started.elapsed());
             let mut bind = f.bind.clone();
@@ -151,8 +140,7 @@ impl Session {
         if let Ok(mut fixed) = src.fixed.lock() {
             *fixed = Some(Arc::new(FixedRoute {
                 catalog: Arc::downgrade(catalog),
-                path,
-                tz,
+                context,
                 route,
                 bind: bind.clone(),
             }));

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use super::merge::MergedInsert;
 use super::{raise_sql, Expect, Session};
 use crate::catalog::Catalog;
-use crate::keys::Param;
+use crate::keys::predicate::typed_constant;
+use crate::keys::{Param, ParamValue, Reading, SqlType, Typed};
 use crate::protocol;
 use crate::rewrite::renumber_params;
 use crate::router::sql_prepare::{read_sql_command, SqlCommand};
@@ -23,6 +24,8 @@ use crate::text::quote_ident;
 pub(super) struct SqlPrepared {
     /// Declared parameter types, as written.
     types: Vec<String>,
+    /// The same as OIDs, for routing.
+    type_oids: Vec<u32>,
     sql: Arc<str>,
 }
 
@@ -32,9 +35,17 @@ impl Session {
     /// and what its reply will be.
     pub(super) fn route_sql_command(&mut self, sql: &str, catalog: &Catalog) -> Option<(String, Expect)> {
         match read_sql_command(sql)? {
-            SqlCommand::Prepare { name, types, sql } => {
-                let prepared =
-                    (!router::names_no_parent(&sql, catalog)).then(|| SqlPrepared { types, sql: sql.into() });
+            SqlCommand::Prepare {
+                name,
+                types,
+                type_oids,
+                sql,
+            } => {
+                let prepared = (!router::names_no_parent(&sql, catalog)).then(|| SqlPrepared {
+                    types,
+                    type_oids,
+                    sql: sql.into(),
+                });
                 self.sql_prepare_pending = Some((name, prepared));
                 None
             }
@@ -48,13 +59,20 @@ impl Session {
             }
             SqlCommand::Execute { name, args } => {
                 let prepared = self.sql_prepared.get(&name)?.clone();
-                let values: Vec<Option<String>> = args.iter().map(|a| a.value.clone()).collect::<Option<_>>()?;
+                // Each argument as PostgreSQL types it (in this session's
+                // zone), then coerced to its declared type when routing.
+                let tz = self.routing_context().tz;
+                let reading = Reading::from(tz);
+                let values: Vec<Typed> = args
+                    .iter()
+                    .map(|a| typed_constant(&a.expr, reading, SqlType::Unknown))
+                    .collect::<Option<_>>()?;
                 let params: Vec<Param> = values
                     .iter()
-                    .map(|v| Param {
-                        value: v.as_deref().map(str::as_bytes),
-                        binary: false,
-                        type_oid: 0,
+                    .enumerate()
+                    .map(|(i, v)| Param {
+                        value: ParamValue::Constant(v),
+                        type_oid: prepared.type_oids.get(i).copied().unwrap_or(0),
                     })
                     .collect();
                 let texts: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
