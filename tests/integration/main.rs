@@ -11,6 +11,7 @@ mod extended;
 mod failures;
 mod malformed;
 mod observability;
+mod oracle;
 mod pooling;
 mod routing;
 mod routing_edges;
