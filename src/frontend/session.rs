@@ -622,6 +622,9 @@ impl Session {
                 router::join_statements(&statements),
                 Expect::MergedInsert(Box::new(MergedInsert::new(rows))),
             ),
+            Route::Reject {
+                server_refuses: true, ..
+            } => return unchanged(),
             Route::Reject { code, message, .. } => (raise_sql(code, &message), Expect::Query),
         };
         let mut out = BytesMut::with_capacity(text.len() + 6);

@@ -455,7 +455,9 @@ fn numeric_to_int(n: &Num) -> Option<i64> {
 fn float_to_int(f: f64) -> Option<i64> {
     let r = f.round_ties_even();
     // i64::MAX as f64 rounds up to 2^63, which does not fit.
-    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&r).then_some(r as i64)
+    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0)
+        .contains(&r)
+        .then_some(r as i64)
 }
 
 /// Applies a column's type modifier to a value assigned to it: numeric

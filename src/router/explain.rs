@@ -28,10 +28,18 @@ pub fn explain(route: &Route, original: &str) -> Vec<ExplainRow> {
         Route::SplitInsert {
             statements, targets, ..
         } => rewrite_rows(&super::join_statements(statements), targets),
-        Route::Reject { code, message, .. } => vec![ExplainRow {
+        Route::Reject {
+            code,
+            message,
+            server_refuses,
+            ..
+        } => vec![ExplainRow {
             parent: None,
             children: None,
-            decision: format!("reject: {code}"),
+            decision: match server_refuses {
+                true => format!("reject: {code} (forwarded: PostgreSQL raises it)"),
+                false => format!("reject: {code}"),
+            },
             sql: message.clone(),
         }],
     }

@@ -434,6 +434,7 @@ fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert, sub_keys: &SubKey
                     parent: h.parent.clone(),
                     rows: v.keys.len(),
                     reason: "no_child",
+                    server_refuses: h.kind == HierarchyKind::Declarative,
                 }
             }
             ValueRoute::Ambiguous(kids) => {
@@ -449,6 +450,7 @@ fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert, sub_keys: &SubKey
                     parent: h.parent.clone(),
                     rows: v.keys.len(),
                     reason: "overlapping_children",
+                    server_refuses: false,
                 };
             }
         };

@@ -221,6 +221,10 @@ pub enum Route {
         rows: usize,
         /// `no_child` or `overlapping_children` (a metric label).
         reason: &'static str,
+        /// PostgreSQL refuses the statement itself (a declarative parent
+        /// has no partition for the row): forward it unchanged, so its own
+        /// error, and any error it finds first, is the one the client sees.
+        server_refuses: bool,
     },
 }
 

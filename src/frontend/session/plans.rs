@@ -176,6 +176,9 @@ impl Session {
                 }),
                 None => BindRoute::AsIs,
             },
+            Route::Reject {
+                server_refuses: true, ..
+            } => BindRoute::AsIs,
             Route::Reject { code, message, .. } => BindRoute::Plan(PortalPlan::Refuse {
                 sql: raise_sql(code, message),
             }),

@@ -93,6 +93,9 @@ impl Session {
                             Expect::MergedInsert(Box::new(MergedInsert::new(rows))),
                         ))
                     }
+                    Route::Reject {
+                        server_refuses: true, ..
+                    } => None,
                     Route::Reject { code, message, .. } => Some((raise_sql(code, &message), Expect::Query)),
                     Route::Passthrough(_) => None,
                 }
