@@ -404,6 +404,46 @@ pub fn catalog_target(db: &crate::config::Database) -> Option<BackendTarget> {
     })
 }
 
+/// Installs (or removes) the DDL hook in `database`, or in every configured
+/// database with a fixed login; what `partproxy install-ddl-hook` does.
+/// Returns one line per database.
+pub async fn install_ddl_hook(config: &Config, database: Option<&str>, uninstall: bool) -> Result<Vec<String>, String> {
+    let mut dbs: Vec<_> = match database {
+        Some(name) => vec![config
+            .databases
+            .get(name)
+            .ok_or_else(|| format!("no database \"{name}\" in the configuration"))?],
+        None => config.databases.values().filter(|d| d.user.is_some()).collect(),
+    };
+    dbs.sort_by(|a, b| a.name.cmp(&b.name));
+    if dbs.is_empty() {
+        return Err("no database has a fixed `user` to install the hook with".into());
+    }
+    let sql = match uninstall {
+        true => crate::catalog::hook::uninstall_sql(),
+        false => crate::catalog::hook::install_sql(),
+    };
+    let mut done = Vec::new();
+    for db in dbs {
+        let target = catalog_target(db).ok_or_else(|| format!("database \"{}\" has no fixed `user`", db.name))?;
+        crate::catalog::hook::apply(&target, &sql).await.map_err(|e| {
+            format!(
+                "database \"{}\" ({}:{} as {}): {e}",
+                db.name, target.host, target.port, target.user
+            )
+        })?;
+        done.push(format!(
+            "{} the DDL hook in database \"{}\" ({}:{}/{})",
+            if uninstall { "removed" } else { "installed" },
+            db.name,
+            target.host,
+            target.port,
+            target.dbname
+        ));
+    }
+    Ok(done)
+}
+
 /// Routes one statement against a freshly loaded catalog, without a running
 /// proxy: what `partproxy explain` prints.
 pub async fn explain_offline(

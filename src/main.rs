@@ -60,6 +60,21 @@ enum Command {
         #[arg(long, default_value = "UTC")]
         timezone: String,
     },
+    /// Install the DDL hook (event triggers that notify the proxy of DDL, so
+    /// its catalog is reloaded within milliseconds) in the configured
+    /// databases; needs a superuser login.
+    InstallDdlHook {
+        /// Only this database (client-facing name); default: every database
+        /// with a fixed `user`.
+        #[arg(long, short = 'd')]
+        database: Option<String>,
+        /// Print the SQL instead of running it.
+        #[arg(long)]
+        print: bool,
+        /// Remove the hook instead.
+        #[arg(long)]
+        uninstall: bool,
+    },
     /// Start a throwaway PostgreSQL with a legacy partitioned schema, put the
     /// proxy in front of it, run a short workload both ways and print what was
     /// routed where and how fast; then keep serving until Ctrl-C.
@@ -171,6 +186,37 @@ fn main() -> ExitCode {
             }
             Err(e) => {
                 eprintln!("partproxy explain: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::InstallDdlHook {
+        database,
+        print,
+        uninstall,
+    }) = &cli.command
+    {
+        if *print {
+            let sql = match uninstall {
+                true => partproxy::catalog::hook::uninstall_sql(),
+                false => partproxy::catalog::hook::install_sql(),
+            };
+            print!("{sql}");
+            return ExitCode::SUCCESS;
+        }
+        return match rt.block_on(partproxy::app::install_ddl_hook(
+            &config,
+            database.as_deref(),
+            *uninstall,
+        )) {
+            Ok(lines) => {
+                for l in lines {
+                    println!("{l}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("partproxy install-ddl-hook: {e}");
                 ExitCode::FAILURE
             }
         };

@@ -384,6 +384,9 @@ fn databases(proxy: &Proxy) -> ResultSet {
         "current_connections",
         "paused",
         "routing",
+        "catalog_age_ms",
+        "catalog_fresh",
+        "ddl_hook",
     ]);
     let mut dbs: Vec<_> = c.databases.values().collect();
     dbs.sort_by(|a, b| a.name.cmp(&b.name));
@@ -406,9 +409,29 @@ fn databases(proxy: &Proxy) -> ResultSet {
             current.to_string(),
             u8::from(proxy.is_paused()).to_string(),
             if proxy.catalog(&d.name).is_some() { "on" } else { "off" }.to_owned(),
+            catalog_age(proxy, &d.name),
+            match proxy.catalog(&d.name) {
+                Some(live) if live.is_stale() => "stale".to_owned(),
+                Some(_) => "yes".to_owned(),
+                None => String::new(),
+            },
+            proxy
+                .catalog(&d.name)
+                .map(|live| live.hook_state().to_owned())
+                .unwrap_or_default(),
         ]);
     }
     rs
+}
+
+/// Milliseconds since the database's catalog was loaded ("" when routing is
+/// off or before the first load).
+fn catalog_age(proxy: &Proxy, database: &str) -> String {
+    proxy
+        .catalog(database)
+        .and_then(|live| live.age_ms())
+        .map(|ms| ms.to_string())
+        .unwrap_or_default()
 }
 
 /// True when `filter` (as a user writes a table name) names `parent`: an
@@ -432,6 +455,8 @@ fn partitions(proxy: &Proxy, filter: Option<&str>) -> Result<ResultSet, String> 
         "pruning",
         "statements",
         "rows",
+        "catalog_age_ms",
+        "ddl_hook",
     ]);
     let mut matched = false;
     for live in proxy.catalogs() {
@@ -444,7 +469,15 @@ fn partitions(proxy: &Proxy, filter: Option<&str>) -> Result<ResultSet, String> 
             }
             matched = true;
             let kind = h.kind.as_str();
-            let key = h.key.as_ref().map(|k| k.column.clone()).unwrap_or_default();
+            let key = match &h.key {
+                None => String::new(),
+                Some(first) => std::iter::once(Some(first))
+                    .chain(h.more_key.iter().map(Option::as_ref))
+                    .map(|k| k.map_or_else(|| "(expression)".to_owned(), |k| k.column.clone()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            let (age, hook) = (catalog_age(proxy, &live.database), live.hook_state());
             for child in &h.children {
                 let (bounds, pruning) = match (&h.key, &child.domain) {
                     (None, _) => (String::new(), "no: no key column found".to_owned()),
@@ -462,6 +495,8 @@ fn partitions(proxy: &Proxy, filter: Option<&str>) -> Result<ResultSet, String> 
                     pruning,
                     statements.to_string(),
                     rows.to_string(),
+                    age.clone(),
+                    hook.to_owned(),
                 ]);
             }
         }

@@ -1,16 +1,28 @@
 //! The catalog of one database as the running proxy holds it: an immutable
-//! snapshot swapped atomically on refresh, so lookups never wait for a load.
+//! snapshot swapped atomically on refresh, so lookups never wait for a load,
+//! and the freshness rules that decide when it may be routed by:
+//!
+//! - DDL a session runs through the proxy makes the catalog stale at once
+//!   (routing fails open for everyone) until the session's transaction has
+//!   ended and a reload that started after that has finished;
+//! - DDL made elsewhere reaches the proxy through the DDL hook (event
+//!   triggers that NOTIFY a channel the refresher LISTENs on), with the same
+//!   effect; without the hook only the refresh interval bounds the window.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 use super::load::{self, LoadError};
 use super::{Catalog, TableRule};
 use crate::backend::BackendTarget;
 use crate::metrics::CatalogMetrics;
+
+/// The channel the DDL hook notifies.
+pub const HOOK_CHANNEL: &str = "partproxy_ddl";
 
 /// A database's current catalog and how to re-read it.
 #[derive(Debug)]
@@ -23,7 +35,29 @@ pub struct LiveCatalog {
     wake: Notify,
     metrics: CatalogMetrics,
     /// When the snapshot in use was loaded (Unix ms; 0 before the first load).
-    loaded_at: std::sync::atomic::AtomicU64,
+    loaded_at: AtomicU64,
+    /// Bumped whenever DDL is seen (through the proxy or by the hook).
+    ddl_seen: AtomicU64,
+    /// The value `ddl_seen` had when the load in use started.
+    loaded_through: AtomicU64,
+    /// Transactions that ran DDL and have not ended yet.
+    open_ddl: AtomicUsize,
+    /// The refresher is listening for the hook's notifications.
+    listening: AtomicBool,
+}
+
+/// Held by a session from the DDL it runs to the end of its transaction:
+/// the catalog stays stale (routing fails open) while any is held, and is
+/// reloaded when the last one is released.
+#[derive(Debug)]
+pub struct DdlHold(Arc<LiveCatalog>);
+
+impl Drop for DdlHold {
+    fn drop(&mut self) {
+        self.0.ddl_seen.fetch_add(1, Ordering::SeqCst);
+        self.0.open_ddl.fetch_sub(1, Ordering::SeqCst);
+        self.0.request_refresh();
+    }
 }
 
 impl LiveCatalog {
@@ -41,7 +75,11 @@ impl LiveCatalog {
             current: ArcSwap::from_pointee(Catalog::default()),
             wake: Notify::new(),
             metrics,
-            loaded_at: std::sync::atomic::AtomicU64::new(0),
+            loaded_at: AtomicU64::new(0),
+            ddl_seen: AtomicU64::new(0),
+            loaded_through: AtomicU64::new(0),
+            open_ddl: AtomicUsize::new(0),
+            listening: AtomicBool::new(false),
         })
     }
 
@@ -57,12 +95,64 @@ impl LiveCatalog {
 
     /// When the snapshot in use was loaded (Unix ms; 0 before the first load).
     pub fn loaded_at(&self) -> u64 {
-        self.loaded_at.load(std::sync::atomic::Ordering::Relaxed)
+        self.loaded_at.load(Ordering::Relaxed)
     }
 
-    /// The current snapshot.
+    /// The current snapshot, fresh or not (for display).
     pub fn snapshot(&self) -> Arc<Catalog> {
         self.current.load_full()
+    }
+
+    /// True while DDL has been seen that the snapshot may not reflect.
+    pub fn is_stale(&self) -> bool {
+        self.open_ddl.load(Ordering::SeqCst) > 0
+            || self.loaded_through.load(Ordering::SeqCst) < self.ddl_seen.load(Ordering::SeqCst)
+    }
+
+    /// The snapshot to route by, or `None` while it is stale (statements
+    /// then pass through: PostgreSQL resolves them itself).
+    pub fn routable(&self) -> Option<Arc<Catalog>> {
+        let snapshot = self.current.load_full();
+        (!self.is_stale()).then_some(snapshot)
+    }
+
+    /// A session ran DDL: stale from now until the returned hold is dropped
+    /// (at the end of its transaction) and the reload after it completes.
+    pub fn hold_for_ddl(self: &Arc<Self>) -> DdlHold {
+        self.open_ddl.fetch_add(1, Ordering::SeqCst);
+        self.ddl_seen.fetch_add(1, Ordering::SeqCst);
+        DdlHold(self.clone())
+    }
+
+    /// DDL happened elsewhere (the hook said so): stale until reloaded.
+    pub fn note_external_ddl(&self) {
+        self.ddl_seen.fetch_add(1, Ordering::SeqCst);
+        self.request_refresh();
+    }
+
+    /// True while the refresher listens for the DDL hook's notifications.
+    pub fn listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
+    }
+
+    /// The DDL hook as people read it: `listening` (DDL elsewhere is seen
+    /// within milliseconds), `installed, not listening`, or `not installed`
+    /// (only the refresh interval bounds how stale the catalog can be).
+    pub fn hook_state(&self) -> &'static str {
+        match (self.snapshot().hook_installed, self.listening()) {
+            (true, true) => "listening",
+            (true, false) => "installed, not listening",
+            (false, _) => "not installed",
+        }
+    }
+
+    /// Milliseconds since the snapshot in use was loaded (`None` before the
+    /// first load).
+    pub fn age_ms(&self) -> Option<u64> {
+        match self.loaded_at() {
+            0 => None,
+            at => Some(crate::clients::now_ms().saturating_sub(at)),
+        }
     }
 
     /// Asks the refresher to re-read soon (after DDL, RELOAD).
@@ -73,6 +163,8 @@ impl LiveCatalog {
     /// Reads the catalog now and swaps it in.
     pub async fn refresh(&self) -> Result<(), LoadError> {
         let started = std::time::Instant::now();
+        // DDL seen from here on may not be in what this load reads.
+        let through = self.ddl_seen.load(Ordering::SeqCst);
         let loaded = self.load().await;
         self.metrics.duration.observe(started.elapsed().as_secs_f64());
         let catalog = match loaded {
@@ -85,16 +177,17 @@ impl LiveCatalog {
         self.metrics.refreshes.inc();
         self.metrics.parents.set(catalog.hierarchies.len() as i64);
         self.metrics.children.set(catalog.child_count() as i64);
-        self.loaded_at
-            .store(crate::clients::now_ms(), std::sync::atomic::Ordering::Relaxed);
-        tracing::info!(
+        self.loaded_at.store(crate::clients::now_ms(), Ordering::Relaxed);
+        tracing::debug!(
             database = %self.database,
             parents = catalog.hierarchies.len(),
             children = catalog.child_count(),
+            hook = catalog.hook_installed,
             ms = started.elapsed().as_millis() as u64,
             "catalog loaded"
         );
         self.current.store(Arc::new(catalog));
+        self.loaded_through.fetch_max(through, Ordering::SeqCst);
         Ok(())
     }
 
@@ -104,19 +197,126 @@ impl LiveCatalog {
         load::load(&client, &rules).await
     }
 
-    /// Re-reads on every interval and whenever asked, until the task is dropped.
+    /// Re-reads on every interval, whenever asked, and whenever the DDL
+    /// hook notifies, until the task is dropped.
     pub async fn refresh_forever(self: Arc<Self>, interval: Duration) {
+        let mut notices: Option<mpsc::Receiver<()>> = None;
         loop {
+            if notices.is_none() && self.snapshot().hook_installed {
+                notices = self.listen().await;
+                if notices.is_some() {
+                    // Anything may have changed while nobody listened.
+                    self.ddl_seen.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            let stale = self.is_stale();
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
-                _ = self.wake.notified() => {
-                    // Let a burst of DDL settle into one reload.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                _ = tokio::time::sleep(interval), if !stale => {}
+                // A reload that failed while stale is retried soon.
+                _ = tokio::time::sleep(Duration::from_millis(200)), if stale => {}
+                _ = self.wake.notified() => {}
+                notice = async {
+                    match notices.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if notice.is_none() {
+                        // The listening connection ended: notifications may be lost.
+                        tracing::warn!(database = %self.database, "DDL hook listener lost; reconnecting");
+                        notices = None;
+                        self.listening.store(false, Ordering::Relaxed);
+                    }
+                    self.ddl_seen.fetch_add(1, Ordering::SeqCst);
                 }
             }
             if let Err(e) = self.refresh().await {
                 tracing::warn!(database = %self.database, error = %e, "catalog refresh failed; keeping the previous snapshot");
             }
         }
+    }
+
+    /// A connection that LISTENs on the hook's channel, its notifications
+    /// forwarded one signal each; `None` when it can't be opened.
+    async fn listen(&self) -> Option<mpsc::Receiver<()>> {
+        let (client, mut connection) = match load::connect_raw(&self.target).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(database = %self.database, error = %e, "cannot open the DDL hook listener");
+                return None;
+            }
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let listening = tokio::spawn(async move {
+            // The connection must be polled for notifications to arrive.
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                        // A full channel already has a reload coming.
+                        let _ = tx.try_send(());
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "DDL hook listener ended");
+                        break;
+                    }
+                }
+            }
+        });
+        match client.batch_execute(&format!("LISTEN {HOOK_CHANNEL}")).await {
+            Ok(()) => {
+                self.listening.store(true, Ordering::Relaxed);
+                // The client must live as long as the connection listens.
+                tokio::spawn(async move {
+                    let _client = client;
+                    let _ = listening.await;
+                });
+                Some(rx)
+            }
+            Err(e) => {
+                tracing::warn!(database = %self.database, error = %e, "LISTEN failed");
+                listening.abort();
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Arc<LiveCatalog> {
+        let metrics = crate::metrics::Metrics::new(false);
+        LiveCatalog::new(
+            "db".into(),
+            BackendTarget {
+                host: "127.0.0.1".into(),
+                port: 1,
+                dbname: "db".into(),
+                user: "u".into(),
+                password: None,
+            },
+            Vec::new(),
+            metrics.catalog("db"),
+        )
+    }
+
+    #[test]
+    fn ddl_keeps_the_catalog_stale_until_its_transaction_ends_and_a_later_load_lands() {
+        let c = live();
+        assert!(c.routable().is_some());
+        let hold = c.hold_for_ddl();
+        assert!(c.routable().is_none(), "stale from the DDL on");
+        // A load that started before the transaction ended proves nothing.
+        let before = c.ddl_seen.load(Ordering::SeqCst);
+        drop(hold);
+        c.loaded_through.fetch_max(before, Ordering::SeqCst);
+        assert!(c.routable().is_none());
+        let after = c.ddl_seen.load(Ordering::SeqCst);
+        c.loaded_through.fetch_max(after, Ordering::SeqCst);
+        assert!(c.routable().is_some());
+        c.note_external_ddl();
+        assert!(c.routable().is_none());
     }
 }

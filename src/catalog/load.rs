@@ -22,6 +22,25 @@ pub enum LoadError {
 /// Opens a control connection whose session reads timestamps in UTC, as
 /// constraint text must be read.
 pub async fn connect(target: &BackendTarget) -> Result<Client, LoadError> {
+    let (client, conn) = connect_raw(target).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "catalog connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// A control connection and the connection task the caller must drive.
+pub async fn connect_raw(
+    target: &BackendTarget,
+) -> Result<
+    (
+        Client,
+        tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>,
+    ),
+    LoadError,
+> {
     let mut cfg = tokio_postgres::Config::new();
     cfg.host(&target.host)
         .port(target.port)
@@ -32,13 +51,7 @@ pub async fn connect(target: &BackendTarget) -> Result<Client, LoadError> {
     if let Some(pw) = &target.password {
         cfg.password(pw);
     }
-    let (client, conn) = cfg.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "catalog connection ended");
-        }
-    });
-    Ok(client)
+    Ok(cfg.connect(NoTls).await?)
 }
 
 struct Relation {
@@ -93,7 +106,10 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     if edges.is_empty() {
-        return Ok(Catalog::default());
+        return Ok(Catalog {
+            hook_installed: hook_installed(client).await?,
+            ..Catalog::default()
+        });
     }
     let oids: Vec<u32> = edges
         .iter()
@@ -279,12 +295,64 @@ pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadE
         }
         catalog.hierarchies.insert(prel.name.clone(), Arc::new(hierarchy));
     }
+    catalog.names = relation_names(client, &catalog).await?;
+    catalog.hook_installed = hook_installed(client).await?;
     for rule in rules {
         if !catalog.hierarchies.contains_key(&rule.parent) {
             tracing::warn!(parent = %rule.parent, "configured routing table is not a parent with children");
         }
     }
     Ok(catalog)
+}
+
+/// Every relation (of any kind, in any schema, temporary ones included)
+/// named like a parent: what an unqualified name may resolve to instead.
+async fn relation_names(client: &Client, catalog: &Catalog) -> Result<HashMap<String, super::NameUse>, LoadError> {
+    let wanted: Vec<String> = catalog
+        .hierarchies
+        .keys()
+        .map(|t| t.name.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut names: HashMap<String, super::NameUse> = HashMap::new();
+    if wanted.is_empty() {
+        return Ok(names);
+    }
+    for r in client
+        .query(
+            "SELECT c.relname::text, n.nspname::text, c.relpersistence = 't' \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = ANY($1::text[])",
+            &[&wanted],
+        )
+        .await?
+    {
+        let usage = names.entry(r.get(0)).or_default();
+        let schema: String = r.get(1);
+        if r.get::<_, bool>(2) || schema.starts_with("pg_temp_") {
+            usage.temporary = true;
+        } else {
+            usage.schemas.push(schema);
+        }
+    }
+    Ok(names)
+}
+
+/// The event triggers of the DDL hook, by name.
+pub const HOOK_TRIGGERS: [&str; 2] = ["partproxy_ddl_command_end", "partproxy_sql_drop"];
+
+/// True when both event triggers of the DDL hook are present and enabled.
+async fn hook_installed(client: &Client) -> Result<bool, LoadError> {
+    let names: Vec<String> = HOOK_TRIGGERS.iter().map(|s| s.to_string()).collect();
+    let n: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_catalog.pg_event_trigger WHERE evtname = ANY($1::text[]) AND evtenabled <> 'D'",
+            &[&names],
+        )
+        .await?
+        .get(0);
+    Ok(n == HOOK_TRIGGERS.len() as i64)
 }
 
 /// A column DEFAULT as a key value, when it is a constant. Defaults are read

@@ -3,6 +3,7 @@
 //! [`load`] and then immutable; lookups are pure.
 
 pub mod bounds;
+pub mod hook;
 pub mod live;
 pub mod load;
 pub mod rules;
@@ -445,11 +446,40 @@ fn may_meet(part: &KeyPredicate, query: &KeyPredicate) -> bool {
     (part.null.may_pass() && query.null.may_be_true()) || part.values.overlaps(&query.values)
 }
 
+/// Where relations named like a parent live, so an unqualified name is
+/// resolved as PostgreSQL resolves it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameUse {
+    /// Schemas holding a relation of that name (of any kind: table, view,
+    /// materialized view, foreign table, sequence, index, type).
+    pub schemas: Vec<String>,
+    /// Some session has a temporary relation of that name (the proxy can't
+    /// tell whose, so the name is never resolved by guesswork where
+    /// `pg_temp` is searched first).
+    pub temporary: bool,
+}
+
+/// What an unqualified name resolves to.
+#[derive(Debug, Clone)]
+pub enum Resolved<'c> {
+    /// This parent.
+    Parent(&'c Arc<Hierarchy>),
+    /// Another relation, or one that may be a session's temporary table:
+    /// not to be routed.
+    Other,
+    /// No relation of that name on the path.
+    Nothing,
+}
+
 /// Every hierarchy of one database.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     /// Hierarchies by parent.
     pub hierarchies: HashMap<TableName, Arc<Hierarchy>>,
+    /// For each parent's name, every schema holding a relation of that name.
+    pub names: HashMap<String, NameUse>,
+    /// The DDL hook (event triggers that notify the proxy) is installed.
+    pub hook_installed: bool,
 }
 
 impl Catalog {
@@ -458,9 +488,39 @@ impl Catalog {
         self.hierarchies.get(table)
     }
 
-    /// Resolves an unqualified name along a search path.
-    pub fn resolve<'p>(&self, name: &str, search_path: impl IntoIterator<Item = &'p str>) -> Option<&Arc<Hierarchy>> {
-        search_path.into_iter().find_map(|schema| self.lookup(schema, name))
+    /// Resolves an unqualified name along a search path as PostgreSQL does:
+    /// `pg_temp` first and `pg_catalog` next unless the path places them,
+    /// then the path in order; the first schema holding a relation of that
+    /// name (of any kind) decides.
+    pub fn resolve<'p>(&self, name: &str, search_path: impl IntoIterator<Item = &'p str> + Clone) -> Resolved<'_> {
+        let Some(usage) = self.names.get(name) else {
+            // No relation of that name in any schema the load saw: only a
+            // parent could be one (a catalog built without names, in tests).
+            return match search_path.into_iter().find_map(|schema| self.lookup(schema, name)) {
+                Some(h) => Resolved::Parent(h),
+                None => Resolved::Nothing,
+            };
+        };
+        let places = |s: &str| search_path.clone().into_iter().any(|p| p == s);
+        let implicit = [
+            (!places("pg_temp")).then_some("pg_temp"),
+            (!places("pg_catalog")).then_some("pg_catalog"),
+        ];
+        for schema in implicit.into_iter().flatten().chain(search_path.clone()) {
+            if schema == "pg_temp" || schema.starts_with("pg_temp_") {
+                if usage.temporary {
+                    return Resolved::Other;
+                }
+                continue;
+            }
+            if usage.schemas.iter().any(|s| s == schema) {
+                return match self.lookup(schema, name) {
+                    Some(h) => Resolved::Parent(h),
+                    None => Resolved::Other,
+                };
+            }
+        }
+        Resolved::Nothing
     }
 
     /// The hierarchy of `schema.name`, without building a `TableName`.

@@ -22,7 +22,7 @@ use crate::config::PoolMode;
 use crate::keys::TimeZoneRule;
 use crate::prepared::Statement;
 use crate::protocol::{self, cut_frame, Frame, Severity};
-use crate::router::{self, Route, SessionView};
+use crate::router::{self, PassReason, Route, SessionView};
 
 /// The session settings a routing decision depends on.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +210,11 @@ pub struct Session {
     time_zone: String,
     /// `standard_conforming_strings` as the server reports it.
     standard_strings: bool,
+    /// Held from DDL this session ran until its transaction ends.
+    ddl_hold: Option<crate::catalog::live::DdlHold>,
+    /// The transaction's SQL may create relations with a SELECT tag
+    /// (CREATE TABLE AS, SELECT INTO).
+    may_create: bool,
     /// Metrics and the client registry entry.
     observed: Observed,
 }
@@ -275,6 +280,8 @@ impl Session {
             user,
             time_zone: String::new(),
             standard_strings: true,
+            ddl_hold: None,
+            may_create: false,
             observed,
         }
     }
@@ -594,7 +601,19 @@ impl Session {
         let Some(live) = &self.catalog else {
             return unchanged();
         };
-        let catalog = live.snapshot();
+        let Some(catalog) = live.routable() else {
+            // DDL the catalog may not reflect yet: PostgreSQL resolves it.
+            let stale = live.snapshot();
+            if let Some(sql) = protocol::decode_query(frame.body()) {
+                self.observe_route(
+                    &Route::Passthrough(PassReason::CatalogStale),
+                    sql,
+                    &stale,
+                    std::time::Duration::ZERO,
+                );
+            }
+            return unchanged();
+        };
         if catalog.hierarchies.is_empty() {
             self.observe_unrouted();
             return unchanged();
@@ -637,10 +656,17 @@ impl Session {
         let sql = protocol::decode_query(body)?;
         let rest = strip_word(sql.trim_start(), "explain")?;
         let inner = strip_word(rest, "route")?.trim().trim_end_matches(';').trim();
-        let catalog = self.catalog.as_ref().map(|c| c.snapshot()).unwrap_or_default();
+        let (catalog, fresh) = match &self.catalog {
+            Some(live) => (live.snapshot(), !live.is_stale()),
+            None => Default::default(),
+        };
         let mut out = BytesMut::new();
         protocol::put_row_description(&mut out, &["parent", "children", "decision", "sql"]);
-        let rows = router::explain::explain(&self.route_sql(inner, &catalog), inner);
+        let route = match fresh || catalog.hierarchies.is_empty() {
+            true => self.route_sql(inner, &catalog),
+            false => Route::Passthrough(PassReason::CatalogStale),
+        };
+        let rows = router::explain::explain(&route, inner);
         for r in &rows {
             protocol::put_data_row(
                 &mut out,
@@ -805,6 +831,9 @@ impl Session {
         if contains_ci(sql, b"set_config") {
             self.capture_settings = true;
         }
+        if contains_ci(sql, b"create") || contains_ci(sql, b"into") {
+            self.may_create = true;
+        }
         // `advisory_lock` also covers the `_shared` and `try_` session variants
         // (the transaction-scoped ones are `advisory_xact_lock`).
         if contains_ci(sql, b"advisory_lock") || (contains_ci(sql, b"temp") && contains_ci(sql, b"create")) {
@@ -840,15 +869,23 @@ impl Session {
         }
     }
 
-    /// Tables were created, altered or dropped: the catalog may have changed.
-    fn note_ddl(&self, body: &[u8]) {
+    /// Relations, schemas or constraints may have changed: the catalog is
+    /// stale (routing fails open for everyone) until this transaction ends
+    /// and a reload after it lands.
+    fn note_ddl(&mut self, body: &[u8]) {
         let Some(live) = &self.catalog else {
             return;
         };
-        if let Some(tag) = protocol::decode_command_tag(body) {
-            if matches!(tag, "CREATE TABLE" | "ALTER TABLE" | "DROP TABLE") {
-                live.request_refresh();
-            }
+        let Some(tag) = protocol::decode_command_tag(body) else {
+            return;
+        };
+        let ddl = ["CREATE ", "ALTER ", "DROP ", "IMPORT FOREIGN SCHEMA", "COMMENT"]
+            .iter()
+            .any(|p| tag.starts_with(p))
+            // CREATE TABLE AS and SELECT INTO answer with a SELECT tag.
+            || (self.may_create && tag.starts_with("SELECT"));
+        if ddl && self.ddl_hold.is_none() {
+            self.ddl_hold = Some(live.hold_for_ddl());
         }
     }
 
@@ -941,6 +978,11 @@ impl Session {
                             self.observe_ready(self.status, more);
                         }
                         self.ending = None;
+                        if self.status == b'I' {
+                            // The DDL is committed or rolled back: reload.
+                            self.ddl_hold = None;
+                            self.may_create = false;
+                        }
                         if self.status == b'I' && !self.portal_plans.is_empty() {
                             // Every portal ends with its transaction.
                             self.portal_plans.clear();

@@ -135,6 +135,19 @@ pub fn status(proxy: &Proxy) -> Value {
         })
         .collect();
 
+    let catalog_rows: Vec<Value> = catalogs
+        .iter()
+        .map(|c| {
+            json!({
+                "database": c.database,
+                "parents": c.snapshot().hierarchies.len(),
+                "age_ms": c.age_ms(),
+                "stale": c.is_stale(),
+                "hook": c.hook_state(),
+            })
+        })
+        .collect();
+
     let uptime = proxy.started.elapsed().map_or(0, |d| d.as_secs());
     json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -146,5 +159,6 @@ pub fn status(proxy: &Proxy) -> Value {
         "unrouted": unrouted,
         "latency": latency,
         "pools": pools,
+        "catalogs": catalog_rows,
     })
 }

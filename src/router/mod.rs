@@ -23,7 +23,7 @@ use sqlparser::ast::{
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::catalog::{Catalog, Hierarchy, KeySpec, TableName};
+use crate::catalog::{Catalog, Hierarchy, KeySpec, Resolved, TableName};
 use crate::keys::{analyze, KeyPredicate, Param, Reading, TimeZoneRule};
 use crate::rewrite::Splicer;
 use crate::text::contains_ci;
@@ -135,6 +135,8 @@ pub enum PassReason {
     GeneratedColumn,
     /// A key of several parts the INSERT's values do not decide.
     InsertKeyUnknown,
+    /// DDL was seen that the catalog does not reflect yet (fail open).
+    CatalogStale,
 }
 
 impl PassReason {
@@ -165,6 +167,7 @@ impl PassReason {
             PassReason::NonstandardStrings => "nonstandard_strings",
             PassReason::GeneratedColumn => "generated_column",
             PassReason::InsertKeyUnknown => "insert_key_unknown",
+            PassReason::CatalogStale => "catalog_stale",
         }
     }
 }
@@ -460,6 +463,8 @@ pub(crate) struct Walker<'c, 'q> {
     occs: Vec<Occ<'q>>,
     pass: Option<PassReason>,
     locking: bool,
+    /// Names of the WITH queries in scope.
+    ctes: Vec<String>,
 }
 
 impl<'c, 'q> Walker<'c, 'q> {
@@ -471,6 +476,7 @@ impl<'c, 'q> Walker<'c, 'q> {
             occs: Vec::new(),
             pass: None,
             locking: false,
+            ctes: Vec::new(),
         }
     }
 
@@ -479,6 +485,9 @@ impl<'c, 'q> Walker<'c, 'q> {
         self.session.reading(self.single_use)
     }
 
+    /// The parent a table name in the statement stands for, if any: a name
+    /// of a WITH query in scope is that query; an unqualified name is looked
+    /// up along the session's search_path as PostgreSQL does.
     pub(crate) fn resolve(&self, name: &ObjectName) -> Option<Arc<Hierarchy>> {
         let p = parts(name)?;
         let (schema, table) = match p.as_slice() {
@@ -488,19 +497,29 @@ impl<'c, 'q> Walker<'c, 'q> {
         };
         match schema {
             Some(schema) => self.catalog.lookup(&schema, &table).cloned(),
+            None if self.ctes.iter().any(|c| *c == table) => None,
             None => {
                 let user = self.session.user;
                 let path = self.session.search_path.iter().map(|s| match s.as_str() {
                     "$user" => user,
                     schema => schema,
                 });
-                self.catalog.resolve(&table, path).cloned()
+                match self.catalog.resolve(&table, path) {
+                    Resolved::Parent(h) => Some(h.clone()),
+                    Resolved::Other | Resolved::Nothing => None,
+                }
             }
         }
     }
 
     fn query(&mut self, q: &'q Query) {
+        // A WITH query's name hides a table of that name in the whole query,
+        // its own and its siblings' bodies included (a recursive one refers
+        // to itself; hiding more than PostgreSQL does only routes less).
+        let scope = self.ctes.len();
         if let Some(with) = &q.with {
+            self.ctes
+                .extend(with.cte_tables.iter().map(|cte| normalize(&cte.alias.name)));
             for cte in &with.cte_tables {
                 self.query(&cte.query);
             }
@@ -509,6 +528,7 @@ impl<'c, 'q> Walker<'c, 'q> {
             self.locking = true;
         }
         self.setexpr(&q.body);
+        self.ctes.truncate(scope);
     }
 
     fn setexpr(&mut self, body: &'q SetExpr) {
@@ -814,6 +834,8 @@ fn scan_references(statement: &Statement) -> References {
 
 #[cfg(test)]
 mod key_tests;
+#[cfg(test)]
+mod name_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]

@@ -120,7 +120,10 @@ async fn discovers_legacy_and_declarative_hierarchies() {
         "Orders-high"
     );
     assert_eq!(orders.children[0].table.quoted(), "\"Sales\".\"Orders-low\"");
-    assert!(catalog.resolve("Orders", ["public", "Sales"]).is_some());
+    assert!(matches!(
+        catalog.resolve("Orders", ["public", "Sales"]),
+        partproxy::catalog::Resolved::Parent(_)
+    ));
 
     let buckets = catalog.get(&public("buckets")).unwrap();
     for (v, want) in [(8, "buckets_0"), (9, "buckets_1"), (10, "buckets_2"), (7, "buckets_3")] {

@@ -398,11 +398,47 @@ fn statement(rng: &mut StdRng, t: &Table, next_id: &mut i64) -> (String, bool) {
     let name = t.name;
     let key = t.key;
     let p = |rng: &mut StdRng| predicate(rng, t, key, 0);
-    let kind = match rng.gen_range(0..20) {
-        8..=10 if !t.self_joins => 0,
+    let kind = match rng.gen_range(0..24) {
+        8..=10 | 20..=23 if !t.self_joins => 0,
         k => k,
     };
     match kind {
+        // A WITH query named like the parent hides it in the outer query.
+        20 => (
+            format!(
+                "WITH {name} AS (SELECT * FROM {name} WHERE {}) SELECT * FROM {name} WHERE {}",
+                p(rng),
+                p(rng)
+            ),
+            false,
+        ),
+        // A predicate on the preserved side, in a LEFT JOIN's ON, keeps
+        // every row of that side.
+        21 => {
+            let q = predicate(rng, t, &format!("a.{key}"), 0);
+            (
+                format!("SELECT a.id, b.id FROM {name} a LEFT JOIN {name} b ON b.id = a.id AND {q}"),
+                false,
+            )
+        }
+        // The same column name inside a subquery belongs to the subquery's table.
+        22 => {
+            let q = predicate(rng, t, key, 0);
+            (
+                format!(
+                    "SELECT count(*) FROM {name} WHERE EXISTS (SELECT 1 FROM {name} i WHERE i.id = {name}.id AND {q})"
+                ),
+                false,
+            )
+        }
+        23 => (
+            format!(
+                "WITH RECURSIVE {name}(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM {name} WHERE id < 3) \
+                 SELECT count(*) FROM {name} WHERE {}",
+                predicate(rng, t, "id", 0)
+            ),
+            false,
+        ),
         0..=4 => (format!("SELECT * FROM {name} WHERE {}", p(rng)), false),
         5..=6 => (
             format!(

@@ -9,6 +9,7 @@ mod differential;
 mod drivers;
 mod extended;
 mod failures;
+mod freshness;
 mod malformed;
 mod observability;
 mod oracle;

@@ -281,6 +281,18 @@ password = "apppw"
         }
     }
 
+    /// Runs the proxy's binary with this proxy's configuration and `args`
+    /// (a subcommand such as `install-ddl-hook`).
+    pub fn run_with_config(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_partproxy"))
+            .arg("--config")
+            .arg(&self.config_path)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run partproxy")
+    }
+
     /// Appends TOML to the proxy's configuration file (for RELOAD).
     pub fn append_config(&self, extra: &str) {
         let mut text = std::fs::read_to_string(&self.config_path).expect("read config");

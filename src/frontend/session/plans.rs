@@ -90,7 +90,13 @@ impl Session {
             self.observe_unrouted();
             return BindRoute::AsIs;
         };
-        let Some(catalog) = self.catalog.as_ref().map(|c| c.snapshot()) else {
+        let Some(live) = self.catalog.as_ref() else {
+            return BindRoute::AsIs;
+        };
+        let Some(catalog) = live.routable() else {
+            let stale = live.snapshot();
+            let route = Route::Passthrough(router::PassReason::CatalogStale);
+            self.observe_route(&route, &src.sql, &stale, std::time::Duration::ZERO);
             return BindRoute::AsIs;
         };
         let Some(values) = protocol::decode_bind_values(bind.rest) else {
