@@ -10,6 +10,7 @@ mod drivers;
 mod extended;
 mod failures;
 mod freshness;
+mod hostile;
 mod malformed;
 mod observability;
 mod oracle;
