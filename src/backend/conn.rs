@@ -71,6 +71,10 @@ pub struct ServerConn {
     pub created: Instant,
     /// When it was last returned to the pool.
     pub last_used: Instant,
+    /// The search_path the server session starts with (the role's and the
+    /// database's defaults): unqualified names resolve along it until the
+    /// client sets another. PostgreSQL 15 does not report it.
+    pub default_search_path: String,
 }
 
 impl ServerConn {
@@ -95,11 +99,18 @@ impl ServerConn {
             prepared: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
+            default_search_path: String::new(),
         };
         let mut out = BytesMut::new();
         frontend::startup_message([("user", t.user.as_str()), ("database", t.dbname.as_str())], &mut out)?;
         conn.stream.write_all(&out).await?;
         conn.authenticate(t).await?;
+        let rows = conn.internal_query("SHOW search_path").await?;
+        conn.default_search_path = rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
+            .unwrap_or_default();
         Ok(conn)
     }
 

@@ -46,6 +46,9 @@ pub struct Pool {
     /// settings were applied, by those settings.
     startup_params: Mutex<HashMap<Settings, Settings>>,
     clients: AtomicUsize,
+    /// The search_path its server sessions start with (learned from the
+    /// first connection; every one logs in as the same role).
+    default_search_path: Mutex<Option<String>>,
     /// The pool's counters.
     pub metrics: PoolMetrics,
 }
@@ -87,6 +90,7 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             waiting: AtomicUsize::new(0),
             startup_params: Mutex::new(HashMap::new()),
+            default_search_path: Mutex::new(None),
             clients: AtomicUsize::new(0),
             metrics,
         })
@@ -145,6 +149,12 @@ impl Pool {
         }
     }
 
+    /// The search_path a server session of this pool starts with, once a
+    /// connection has been opened.
+    pub fn default_search_path(&self) -> Option<String> {
+        self.default_search_path.lock().clone()
+    }
+
     /// Clients currently waiting for a connection.
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
@@ -194,6 +204,7 @@ impl Pool {
             }
         };
         tracing::debug!(pool = %self.name, pid = conn.key.0, "opened server connection");
+        *self.default_search_path.lock() = Some(conn.default_search_path.clone());
         self.metrics.checkouts.inc();
         Ok(Checkout { conn, _permit: permit })
     }
@@ -233,7 +244,10 @@ impl Pool {
                 break;
             };
             match ServerConn::connect(&self.target, self.settings.connect_timeout).await {
-                Ok(conn) => self.checkin(Checkout { conn, _permit: permit }),
+                Ok(conn) => {
+                    *self.default_search_path.lock() = Some(conn.default_search_path.clone());
+                    self.checkin(Checkout { conn, _permit: permit })
+                }
                 Err(e) => {
                     self.metrics.connect_errors.inc();
                     tracing::warn!(pool = %self.name, error = %e, "could not open a minimum-pool connection");

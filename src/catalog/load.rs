@@ -91,6 +91,12 @@ impl Column {
 /// Loads every hierarchy (legacy inheritance and declarative) of the
 /// database, then applies the configured table rules.
 pub async fn load(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadError> {
+    let mut catalog = load_hierarchies(client, rules).await?;
+    catalog.default_search_path = Some(client.query_one("SHOW search_path", &[]).await?.get(0));
+    Ok(catalog)
+}
+
+async fn load_hierarchies(client: &Client, rules: &[TableRule]) -> Result<Catalog, LoadError> {
     let edges: Vec<(u32, u32)> = client
         .query(
             // Tables, partitioned tables and foreign tables only: partitioned

@@ -480,6 +480,8 @@ pub struct Catalog {
     pub names: HashMap<String, NameUse>,
     /// The DDL hook (event triggers that notify the proxy) is installed.
     pub hook_installed: bool,
+    /// The search_path a session of the catalog's login starts with.
+    pub default_search_path: Option<String>,
 }
 
 impl Catalog {

@@ -550,9 +550,16 @@ impl Session {
 
     /// The session's settings routing depends on.
     fn routing_context(&self) -> RoutingContext {
+        // The client's own setting, else the one its servers start with.
+        let server_default = self.pool.default_search_path().or_else(|| {
+            self.catalog
+                .as_ref()
+                .and_then(|live| live.snapshot().default_search_path.clone())
+        });
         let path = router::parse_search_path(
             self.desired
                 .get("search_path")
+                .or(server_default.as_ref())
                 .map_or("\"$user\", public", String::as_str),
         );
         let tz = TimeZoneRule::from_setting(&self.time_zone).unwrap_or(TimeZoneRule::Unknown);

@@ -308,3 +308,41 @@ async fn ddl_straight_on_postgres_is_seen_through_the_hook() {
         Some("0")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_search_path_a_server_session_starts_with_is_the_one_followed() {
+    for mode in ["transaction", "session"] {
+        let db = format!("fresh_default_path_{mode}");
+        let cluster = Cluster::shared();
+        let schema = format!(
+            "{SCHEMA} CREATE SCHEMA s4; CREATE TABLE s4.logs (id int, k int, note text); \
+             ALTER DATABASE {db} SET search_path = s4, public;"
+        );
+        let (extra, direct) = support::database_with(cluster, &db, &schema).await;
+        let p = TestProxy::start(
+            cluster,
+            ProxySettings {
+                mode,
+                extra,
+                ..Default::default()
+            },
+        );
+        let c = proxied(&p, &db).await;
+        c.batch_execute("INSERT INTO logs VALUES (13, 5, 's4')").await.unwrap();
+        assert_eq!(
+            value(&direct, "SELECT count(*) FROM s4.logs").await.as_deref(),
+            Some("1"),
+            "{mode}"
+        );
+        assert_eq!(
+            value(&c, "SELECT count(*) FROM logs WHERE k = 5").await.as_deref(),
+            Some("1"),
+            "{mode}"
+        );
+        assert_eq!(
+            value(&direct, "SELECT count(*) FROM public.logs").await.as_deref(),
+            Some("2"),
+            "{mode}"
+        );
+    }
+}
