@@ -120,3 +120,62 @@ test_tools() {
     apt_install docker-compose || echo "install docker compose (or docker-compose) for the compose test" >&2
   fi
 }
+
+# apt_quiet ARGS...: apt-get without its progress output, which is shown
+# only when the command fails.
+apt_quiet() {
+  local out
+  if ! out=$(DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l apt-get "$@" 2>&1); then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
+}
+
+# Prints pgjdbc's jar (Debian's libpostgresql-jdbc-java), installing the
+# package when it is missing, linked as target/driver-jdbc/postgresql.jar so
+# a plain `cargo test` finds it later.
+driver_jdbc_jar() {
+  local jar link=target/driver-jdbc/postgresql.jar
+  if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
+    echo "java and javac (a JDK, 17 or later) are needed for the pgjdbc suite" >&2
+    return 1
+  fi
+  jar=$(dpkg -L libpostgresql-jdbc-java 2>/dev/null | grep '/postgresql\.jar$' | head -n 1 || true)
+  if [ -z "$jar" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "pgjdbc not found: installing libpostgresql-jdbc-java with apt-get" >&2
+      # Quiet unless it fails; the package lists are refreshed only if needed.
+      DEBIAN_FRONTEND=noninteractive NEEDRESTART_MODE=l \
+        apt-get install -y -qq --no-install-recommends libpostgresql-jdbc-java >/dev/null 2>&1 \
+        || { apt_quiet update -qq && apt_quiet install -y -qq --no-install-recommends libpostgresql-jdbc-java; } \
+        || true
+      jar=$(dpkg -L libpostgresql-jdbc-java 2>/dev/null | grep '/postgresql\.jar$' | head -n 1 || true)
+    fi
+    if [ -z "$jar" ]; then
+      echo "pgjdbc is needed for its suite (Debian/Ubuntu: apt-get install libpostgresql-jdbc-java)" >&2
+      return 1
+    fi
+  fi
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$jar" "$link"
+  echo "$PWD/$link"
+}
+
+# Prints the directory holding node-postgres (target/driver-node, installed
+# from npm at the version tests/drivers/package.json pins, when missing).
+driver_node_dir() {
+  local dir=target/driver-node want
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "node and npm are needed for the node-postgres suite" >&2
+    return 1
+  fi
+  want=$(node -p 'require("./tests/drivers/package.json").dependencies.pg')
+  if [ "$(node -p "try { require('./$dir/node_modules/pg/package.json').version } catch (e) { '' }")" != "$want" ]; then
+    echo "installing node-postgres $want from npm into $dir" >&2
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp tests/drivers/package.json "$dir/"
+    (cd "$dir" && npm install --no-audit --no-fund --silent >&2)
+  fi
+  echo "$PWD/$dir"
+}
