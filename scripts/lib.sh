@@ -137,8 +137,14 @@ apt_quiet() {
 driver_jdbc_jar() {
   local jar link=target/driver-jdbc/postgresql.jar
   if ! command -v javac >/dev/null 2>&1 || ! command -v java >/dev/null 2>&1; then
-    echo "java and javac (a JDK, 17 or later) are needed for the pgjdbc suite" >&2
-    return 1
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "no JDK found: installing default-jdk-headless with apt-get" >&2
+      apt_quiet update -qq && apt_quiet install -y -qq --no-install-recommends default-jdk-headless || true
+    fi
+    if ! command -v javac >/dev/null 2>&1; then
+      echo "java and javac (a JDK, 17 or later) are needed for the pgjdbc suite" >&2
+      return 1
+    fi
   fi
   jar=$(dpkg -L libpostgresql-jdbc-java 2>/dev/null | grep '/postgresql\.jar$' | head -n 1 || true)
   if [ -z "$jar" ]; then
@@ -166,8 +172,14 @@ driver_jdbc_jar() {
 driver_node_dir() {
   local dir=target/driver-node want
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    echo "node and npm are needed for the node-postgres suite" >&2
-    return 1
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "no node/npm found: installing nodejs and npm with apt-get" >&2
+      apt_quiet update -qq && apt_quiet install -y -qq --no-install-recommends nodejs npm || true
+    fi
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+      echo "node and npm are needed for the node-postgres suite" >&2
+      return 1
+    fi
   fi
   want=$(node -p 'require("./tests/drivers/package.json").dependencies.pg')
   if [ "$(node -p "try { require('./$dir/node_modules/pg/package.json').version } catch (e) { '' }")" != "$want" ]; then
