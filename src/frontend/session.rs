@@ -210,6 +210,11 @@ pub struct Session {
     time_zone: String,
     /// `standard_conforming_strings` as the server reports it.
     standard_strings: bool,
+    /// Extended-protocol messages went to the server since the last Sync.
+    unsynced: bool,
+    /// The server reported an error before the client's Sync arrived: it
+    /// ignores the client's messages until that Sync.
+    server_skips: bool,
     /// Held from DDL this session ran until its transaction ends.
     ddl_hold: Option<crate::catalog::live::DdlHold>,
     /// The transaction's SQL may create relations with a SELECT tag
@@ -280,6 +285,8 @@ impl Session {
             user,
             time_zone: String::new(),
             standard_strings: true,
+            unsynced: false,
+            server_skips: false,
             ddl_hold: None,
             may_create: false,
             observed,
@@ -436,6 +443,7 @@ impl Session {
             && (self.status == b'I' || self.server.is_none())
             && self.to_server.is_empty()
             && !self.in_copy_in
+            && !(self.unsynced && self.server.is_some())
     }
 
     fn renames_statements(&self) -> bool {
@@ -472,6 +480,7 @@ impl Session {
                 if self.mode == PoolMode::Transaction {
                     self.scan_sql(frame.body());
                 }
+                self.note_creating_sql(frame.body());
                 if self.status != b'I' {
                     self.ending = protocol::decode_query(frame.body()).and_then(transaction_end);
                 }
@@ -529,7 +538,34 @@ impl Session {
         if self.expect.is_empty() {
             self.observe_unit_sent();
         }
+        // Extended-protocol messages open an implicit transaction block on
+        // the server that only a Sync closes: until then the server is the
+        // client's, however early its replies arrive.
+        match expect {
+            Expect::Sync => self.unsynced = false,
+            Expect::Parse { .. }
+            | Expect::Bind
+            | Expect::Describe
+            | Expect::Execute
+            | Expect::Close
+            | Expect::SplitExecute(_)
+            | Expect::Hidden(_) => self.unsynced = true,
+            _ => {}
+        }
         self.to_server.extend_from_slice(bytes);
+        self.expecting(expect);
+    }
+
+    /// Queues what the server will answer to a message just sent. While the
+    /// server skips the rest of a failed batch (an error came back before
+    /// the client's Sync was sent), it answers nothing but that Sync.
+    fn expecting(&mut self, expect: Expect) {
+        if self.server_skips {
+            if !matches!(expect, Expect::Sync) {
+                return;
+            }
+            self.server_skips = false;
+        }
         self.expect.push_back(expect);
     }
 
@@ -541,6 +577,10 @@ impl Session {
     }
 
     fn synthetic_bytes(&mut self, bytes: Bytes) {
+        if self.server_skips {
+            // PostgreSQL answers nothing before the failed batch's Sync.
+            return;
+        }
         if self.expect.is_empty() {
             self.to_client.extend_from_slice(&bytes);
         } else {
@@ -702,6 +742,7 @@ impl Session {
         if self.mode == PoolMode::Transaction {
             self.scan_sql(parse.query.as_bytes());
         }
+        self.note_creating_sql(parse.query.as_bytes());
         self.note_parse(&parse);
         if !self.renames_statements() || parse.name.is_empty() {
             self.ensure_server().await?;
@@ -833,13 +874,22 @@ impl Session {
         Ok(())
     }
 
+    /// Notes SQL that may create relations although its command tag says
+    /// SELECT: `CREATE TABLE ... AS`, `CREATE MATERIALIZED VIEW`, `SELECT
+    /// ... INTO` (a cheap look at the first word).
+    fn note_creating_sql(&mut self, sql: &[u8]) {
+        let text = std::str::from_utf8(sql).unwrap_or("").trim_start();
+        let first = text.split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+        let creates = first.eq_ignore_ascii_case("create")
+            || ((first.eq_ignore_ascii_case("select") || first.eq_ignore_ascii_case("with"))
+                && contains_ci(sql, b"into"));
+        self.may_create |= creates;
+    }
+
     /// Notes SQL that creates session state a later transaction's server won't have.
     fn scan_sql(&mut self, sql: &[u8]) {
         if contains_ci(sql, b"set_config") {
             self.capture_settings = true;
-        }
-        if contains_ci(sql, b"create") || contains_ci(sql, b"into") {
-            self.may_create = true;
         }
         // `advisory_lock` also covers the `_shared` and `try_` session variants
         // (the transaction-scoped ones are `advisory_xact_lock`).
@@ -1037,9 +1087,12 @@ impl Session {
         match self.expect.front() {
             Some(Expect::Query) | None => {}
             Some(_) => {
-                // Extended protocol: the server skips everything up to Sync.
+                // Extended protocol: the server skips everything up to Sync,
+                // messages the client has not sent yet included.
+                self.server_skips = true;
                 while let Some(e) = self.expect.front() {
                     if matches!(e, Expect::Sync) {
+                        self.server_skips = false;
                         break;
                     }
                     if let Some(Expect::Parse {
@@ -1091,6 +1144,9 @@ impl Session {
         let Some(_dead) = self.server.take() else {
             return;
         };
+        // Its open extended-protocol batch died with it.
+        self.unsynced = false;
+        self.server_skips = false;
         self.cancel.slot.set(None);
         self.observe_server_gone();
         let (code, msg) = self.server_dying.take().unwrap_or_else(|| {

@@ -14,6 +14,7 @@ mod hostile;
 mod malformed;
 mod observability;
 mod oracle;
+mod pipeline;
 mod pooling;
 mod routing;
 mod routing_edges;

@@ -253,12 +253,15 @@ impl Session {
                 protocol::put_bind(&mut out, REFUSAL, REFUSAL, &[0, 0, 0, 0, 0, 0]);
                 protocol::put_execute(&mut out, REFUSAL);
                 self.to_server.extend_from_slice(&out);
-                self.expect.extend([
+                self.unsynced = true;
+                for e in [
                     Expect::Hidden(b'3'),
                     Expect::Hidden(b'1'),
                     Expect::Hidden(b'2'),
                     Expect::Execute,
-                ]);
+                ] {
+                    self.expecting(e);
+                }
             }
             PortalPlan::Spent => {
                 protocol::put_execute(&mut out, SPENT_PORTAL);
