@@ -630,7 +630,7 @@ auth = "md5"
         assert_eq!(a[0].key.as_deref(), Some("day"));
         assert_eq!(a[0].on_unmatched, Unmatched::Parent);
         assert_eq!(a[0].parent_empty, Some(true));
-        assert_eq!(a[1].on_unmatched, Unmatched::Error);
+        assert_eq!(a[1].on_unmatched, Unmatched::Forward);
         assert_eq!(c.routing.rules_for("b").len(), 1);
         let bad = "[[databases]]\nname = \"a\"\n[[routing.tables]]\nparent = \"logs\"\ndatabase = \"zz\"\n";
         let e = Config::from_toml(bad, &Overrides::default()).unwrap_err().to_string();

@@ -268,7 +268,7 @@ impl Hierarchy {
             more_defaults: Vec::new(),
             generated_always: Vec::new(),
             key_default: Some(None),
-            on_unmatched: Unmatched::Error,
+            on_unmatched: Unmatched::Forward,
             sorted,
             irregular,
             null_children,

@@ -7,9 +7,12 @@ use super::TableName;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Unmatched {
+    /// Send the statement to PostgreSQL unchanged: the parent's trigger, the
+    /// parent itself or the partition bounds decide, as without the proxy.
+    #[default]
+    Forward,
     /// Refuse the statement with SQLSTATE 23514 (what a CHECK violation or a
     /// legacy trigger's `RAISE` gives).
-    #[default]
     Error,
     /// Store the row in the parent itself.
     Parent,

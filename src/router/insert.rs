@@ -1,6 +1,6 @@
 //! INSERT ... VALUES routing: every row's key decides its child.
 
-use sqlparser::ast::{Expr, Ident, Insert, ObjectName, SelectItem, SetExpr, Spanned, TableObject};
+use sqlparser::ast::{Expr, Ident, Insert, ObjectName, SetExpr, Spanned, TableObject};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
@@ -180,11 +180,6 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
         },
         (None, _) => return Route::Passthrough(PassReason::RewriteFailed),
     };
-    let returns_star = ins
-        .returning
-        .iter()
-        .flatten()
-        .any(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)));
     plan(
         sql,
         h,
@@ -193,7 +188,6 @@ fn route_into(sql: &str, ins: &Insert, name: &ObjectName, h: &Hierarchy, w: &Wal
             keys,
             rows,
             uses_defaults,
-            returns_star,
             target,
         },
         &lookup,
@@ -307,7 +301,6 @@ pub(super) fn route_values_insert(sql: &str, w: &Walker) -> Option<Route> {
             keys: keys.clone(),
             rows: scanned.rows.iter().map(|r| r.range).collect(),
             uses_defaults,
-            returns_star: false,
             target: Spelling {
                 name: head.name_range,
                 shown,
@@ -358,8 +351,6 @@ struct ValuesInsert {
     rows: Vec<(usize, usize)>,
     /// Some column is left to its DEFAULT.
     uses_defaults: bool,
-    /// `RETURNING *`: the child's columns must be the parent's.
-    returns_star: bool,
     /// Where the target is named.
     target: Spelling,
 }
@@ -423,6 +414,10 @@ fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert, sub_keys: &SubKey
             ValueRoute::Unknown if h.multi_part() => return Route::Passthrough(PassReason::InsertKeyUnknown),
             ValueRoute::Unknown => return Route::Passthrough(PassReason::InsertUnknownChild),
             ValueRoute::NoChild if h.on_unmatched == Unmatched::Parent => Dest::Parent,
+            // PostgreSQL decides: the trigger, the parent or the bounds.
+            ValueRoute::NoChild if h.on_unmatched == Unmatched::Forward => {
+                return Route::Passthrough(PassReason::NoChild)
+            }
             ValueRoute::NoChild => {
                 return Route::Reject {
                     code: "23514",
@@ -476,7 +471,10 @@ fn plan(sql: &str, h: &Hierarchy, w: &Walker, v: ValuesInsert, sub_keys: &SubKey
                 let Some(leaf) = descend(w, h, *child, rows, sub_keys, 0) else {
                     return Route::Passthrough(PassReason::InsertUnknownChild);
                 };
-                if v.returns_star && !leaf.same_columns {
+                // A child ordering its columns otherwise would report a
+                // failing row in its own order: PostgreSQL's answer is the
+                // parent's.
+                if !leaf.same_columns {
                     return Route::Passthrough(PassReason::ChildColumns);
                 }
                 if v.uses_defaults && !leaf.same_defaults {

@@ -137,6 +137,9 @@ pub enum PassReason {
     InsertKeyUnknown,
     /// DDL was seen that the catalog does not reflect yet (fail open).
     CatalogStale,
+    /// An INSERT row no child accepts, left to PostgreSQL (`on_unmatched =
+    /// "forward"`, the default).
+    NoChild,
 }
 
 impl PassReason {
@@ -168,6 +171,7 @@ impl PassReason {
             PassReason::GeneratedColumn => "generated_column",
             PassReason::InsertKeyUnknown => "insert_key_unknown",
             PassReason::CatalogStale => "catalog_stale",
+            PassReason::NoChild => "no_child",
         }
     }
 }

@@ -59,6 +59,8 @@ fn catalog_with(parent_may_hold_rows: bool, adjust: impl FnOnce(&mut Hierarchy))
         children,
         parent_may_hold_rows,
     );
+    // The refusal policy, so tests see the proxy's own decisions.
+    h.on_unmatched = crate::catalog::Unmatched::Error;
     adjust(&mut h);
     let mut c = Catalog::default();
     c.hierarchies.insert(h.parent.clone(), Arc::new(h));
@@ -456,6 +458,15 @@ fn unmatched_rows_follow_the_policy() {
         }
         other => panic!("{other:?}"),
     }
+    // The default leaves it to PostgreSQL (the trigger, or the parent).
+    let forward = catalog_with(true, |h| h.on_unmatched = crate::catalog::Unmatched::Forward);
+    assert_eq!(
+        run_on(
+            "INSERT INTO logs (id, created_at) VALUES (1, '2024-01-02'), (9, '2031-01-01')",
+            &forward
+        ),
+        Route::Passthrough(PassReason::NoChild)
+    );
 }
 
 /// Routes `sql` both ways: through the full parser, and through `route`,

@@ -41,7 +41,9 @@ fn schema() -> String {
 fn rules() -> String {
     TYPES
         .iter()
-        .map(|(name, _, _)| format!("\n[[routing.tables]]\nparent = \"{name}\"\nparent_empty = true\n"))
+        .map(|(name, _, _)| {
+            format!("\n[[routing.tables]]\nparent = \"{name}\"\nparent_empty = true\non_unmatched = \"error\"\n")
+        })
         .collect()
 }
 

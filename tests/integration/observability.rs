@@ -25,7 +25,7 @@ async fn setup(db: &str) -> (TestProxy, Client) {
     let p = TestProxy::start(
         cluster,
         ProxySettings {
-            extra: format!("{extra}\n"),
+            extra: format!("{extra}\n[[routing.tables]]\nparent = \"logs\"\non_unmatched = \"error\"\n"),
             ..Default::default()
         },
     );

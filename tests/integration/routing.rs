@@ -26,7 +26,8 @@ async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client, Client) {
         cluster,
         ProxySettings {
             mode,
-            extra,
+            // The proxy's own refusal, so the tests see it.
+            extra: format!("{extra}\n[[routing.tables]]\nparent = \"logs\"\non_unmatched = \"error\"\n"),
             ..Default::default()
         },
     );

@@ -48,6 +48,10 @@ key = "b"
 [[routing.tables]]
 parent = "logs"
 parent_empty = true
+
+[[routing.tables]]
+parent = "events"
+on_unmatched = "error"
 "#;
 
 async fn setup(db: &str) -> (TestProxy, Client, Client) {
@@ -183,7 +187,7 @@ async fn defaults_rules_nulls_bounds_and_names() {
             .0,
         vec![texts(&["1"])]
     );
-    // The default policy (error) elsewhere.
+    // The error policy elsewhere.
     let err = proxied
         .simple_query("INSERT INTO events VALUES (9, '2025-01-01', 'late')")
         .await

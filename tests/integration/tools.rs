@@ -238,7 +238,7 @@ fn explain_command_prints_the_decision() {
     let config = std::env::temp_dir().join(format!("partproxy-explain-{}.toml", std::process::id()));
     std::fs::write(
         &config,
-        format!("{extra}\n[[users]]\nname = \"postgres\"\npassword = \"x\"\n"),
+        format!("{extra}\n[[users]]\nname = \"postgres\"\npassword = \"x\"\n[[routing.tables]]\nparent = \"m\"\non_unmatched = \"error\"\n"),
     )
     .unwrap();
     let explain = |sql: &str| {
