@@ -13,6 +13,7 @@ mod malformed;
 mod observability;
 mod oracle;
 mod pooling;
+mod regress;
 mod routing;
 mod routing_edges;
 mod tools;
