@@ -92,8 +92,8 @@ const FILES: &[RegressFile] = &[
         name: "constraints",
         setup: &["test_setup"],
     },
-    // PostgreSQL 17+ only (SPLIT/MERGE PARTITION): run when the fetched
-    // version has them; PostgreSQL 15 does not.
+    // SPLIT/MERGE PARTITION: not in PostgreSQL 15; run only when the
+    // fetched version has these files.
     RegressFile {
         name: "partition_split",
         setup: &["test_setup"],
