@@ -191,3 +191,53 @@ driver_node_dir() {
   fi
   echo "$PWD/$dir"
 }
+
+# Prints the directory holding PostgreSQL's own regression SQL files and the
+# data files they load (target/pg-regress: sql/, data/, VERSION), for the
+# installed server's major version. When missing, they are taken from
+# Debian's source package of that version through a private apt
+# configuration (the system's sources and lists are left alone); only the
+# files the regression test needs are kept, none of them in the repository.
+pg_regress_files() {
+  local dest=$PWD/target/pg-regress bindir major suite tmp orig stage
+  bindir=$(pg_bindir) || return 1
+  major=$("$bindir/postgres" --version | sed -nE 's/^[^0-9]*([0-9]+).*/\1/p')
+  if [ -f "$dest/VERSION" ] && [ "$(cut -d. -f1 "$dest/VERSION")" = "$major" ]; then
+    echo "$dest"; return
+  fi
+  # The Debian release whose main archive ships this major version.
+  case "$major" in
+    13) suite=bullseye ;; 15) suite=bookworm ;; 17) suite=trixie ;;
+    *) echo "no Debian release known to ship PostgreSQL $major: set PARTPROXY_PG_REGRESS or PARTPROXY_SKIP_PG_REGRESS=1" >&2; return 1 ;;
+  esac
+  echo "fetching PostgreSQL $major's regression files (Debian $suite source package postgresql-$major) into target/pg-regress" >&2
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/lists/partial" "$tmp/sources.list.d" "$tmp/cache/archives/partial" "$tmp/src"
+  printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+    "$suite" > "$tmp/sources.list.d/src.sources"
+  local apt=(apt-get -q -o "Dir::Etc::SourceParts=$tmp/sources.list.d" -o Dir::Etc::SourceList=/dev/null
+    -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache")
+  if ! "${apt[@]}" update >"$tmp/log" 2>&1 \
+    || ! (cd "$tmp/src" && "${apt[@]}" source --download-only "postgresql-$major") >>"$tmp/log" 2>&1; then
+    cat "$tmp/log" >&2
+    echo "could not fetch Debian's postgresql-$major source package: set PARTPROXY_PG_REGRESS or PARTPROXY_SKIP_PG_REGRESS=1" >&2
+    rm -rf "$tmp"; return 1
+  fi
+  orig=$(ls "$tmp"/src/postgresql-"$major"_*.orig.tar.* | head -n 1)
+  stage=$tmp/stage
+  mkdir -p "$stage"
+  # The SQL files, and the data files test_setup.sql and constraints.sql COPY.
+  tar -xf "$orig" -C "$stage" --strip-components=4 --wildcards \
+    '*/src/test/regress/sql/*.sql' \
+    '*/src/test/regress/data/onek.data' '*/src/test/regress/data/tenk.data' \
+    '*/src/test/regress/data/person.data' '*/src/test/regress/data/emp.data' \
+    '*/src/test/regress/data/student.data' '*/src/test/regress/data/stud_emp.data' \
+    '*/src/test/regress/data/streets.data' '*/src/test/regress/data/constro.data' \
+    '*/src/test/regress/data/constrf.data'
+  basename "$orig" | sed -E 's/^postgresql-[0-9]+_(.*)\.orig\.tar\..*/\1/' > "$stage/VERSION"
+  # The server reads the data files itself (COPY FROM a file), as its own account.
+  chmod -R a+rX "$stage"
+  rm -rf "$dest"; mkdir -p "$(dirname "$dest")"; mv "$stage" "$dest"
+  rm -rf "$tmp"
+  echo "$dest"
+}

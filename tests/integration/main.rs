@@ -16,6 +16,7 @@ mod observability;
 mod oracle;
 mod pipeline;
 mod pooling;
+mod regress;
 mod routing;
 mod routing_edges;
 mod tools;
