@@ -206,6 +206,17 @@ pub fn partition_bound(text: &str, parts: &[Option<KeyColumn>]) -> Option<Partit
 /// is in its set).
 pub type KeyBox = Vec<KeyPredicate>;
 
+/// The rows a child of a key of several parts holds, as boxes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Boxes {
+    /// The boxes.
+    pub list: Vec<KeyBox>,
+    /// True when they are exactly the child's rows; false when a part the
+    /// router can't read (an expression) widened them, so a row that fits
+    /// may still belong elsewhere.
+    pub exact: bool,
+}
+
 fn values(set: RangeSet) -> KeyPredicate {
     KeyPredicate {
         values: KeySet::from(set),
@@ -443,10 +454,7 @@ pub fn default_domain(siblings: &[PartitionBound], all_read: bool) -> KeyPredica
 /// a key of `width` parts: the first part's values, and for several parts
 /// the boxes of rows it holds (a DEFAULT partition's exactly only when
 /// every sibling's bound was read in full).
-pub fn child_domains(
-    bounds: &[Option<PartitionBound>],
-    width: usize,
-) -> Vec<(Option<KeyPredicate>, Option<Vec<KeyBox>>)> {
+pub fn child_domains(bounds: &[Option<PartitionBound>], width: usize) -> Vec<(Option<KeyPredicate>, Option<Boxes>)> {
     let all_read = bounds.iter().all(Option::is_some);
     let known: Vec<PartitionBound> = bounds.iter().flatten().cloned().collect();
     bounds
@@ -461,10 +469,18 @@ pub fn child_domains(
             };
             let (domain, boxes) = if width > 1 {
                 match bound {
-                    Some(PartitionBound::Range { lo, hi }) => {
-                        (range_first(lo, hi, false), Some(range_boxes(Some(lo), Some(hi), width)))
-                    }
-                    Some(PartitionBound::Default) if all_read => (None, default_boxes(&known, width)),
+                    Some(PartitionBound::Range { lo, hi }) => (
+                        range_first(lo, hi, false),
+                        Some(Boxes {
+                            list: range_boxes(Some(lo), Some(hi), width),
+                            exact: !lo.iter().chain(hi).any(|i| *i == Item::Unread),
+                        }),
+                    ),
+                    // A DEFAULT's boxes exist only when every sibling was read in full.
+                    Some(PartitionBound::Default) if all_read => (
+                        None,
+                        default_boxes(&known, width).map(|list| Boxes { list, exact: true }),
+                    ),
                     _ => (None, None),
                 }
             } else {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use super::load::{self, LoadError};
 use super::{Catalog, TableRule};
@@ -42,8 +42,12 @@ pub struct LiveCatalog {
     loaded_through: AtomicU64,
     /// Transactions that ran DDL and have not ended yet.
     open_ddl: AtomicUsize,
-    /// The refresher is listening for the hook's notifications.
+    /// The catalog connection is open and LISTENing for the hook.
     listening: AtomicBool,
+    /// Woken after every load.
+    loaded: Notify,
+    /// The catalog connection, kept between loads.
+    client: tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>,
 }
 
 /// Held by a session from the DDL it runs to the end of its transaction:
@@ -80,6 +84,8 @@ impl LiveCatalog {
             loaded_through: AtomicU64::new(0),
             open_ddl: AtomicUsize::new(0),
             listening: AtomicBool::new(false),
+            loaded: Notify::new(),
+            client: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -161,7 +167,7 @@ impl LiveCatalog {
     }
 
     /// Reads the catalog now and swaps it in.
-    pub async fn refresh(&self) -> Result<(), LoadError> {
+    pub async fn refresh(self: &Arc<Self>) -> Result<(), LoadError> {
         let started = std::time::Instant::now();
         // DDL seen from here on may not be in what this load reads.
         let through = self.ddl_seen.load(Ordering::SeqCst);
@@ -188,95 +194,91 @@ impl LiveCatalog {
         );
         self.current.store(Arc::new(catalog));
         self.loaded_through.fetch_max(through, Ordering::SeqCst);
+        self.loaded.notify_waiters();
         Ok(())
     }
 
-    async fn load(&self) -> Result<Catalog, LoadError> {
-        let client = load::connect(&self.target).await?;
-        let rules = self.rules.lock().clone();
-        load::load(&client, &rules).await
+    /// Waits until the catalog is fresh, up to `limit`; true when it is.
+    /// A session that ran DDL waits here before its next statement, so that
+    /// statement is routed by a catalog that knows the change.
+    pub async fn wait_fresh(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            // Registered before the check, so a load in between is not missed.
+            let loaded = self.loaded.notified();
+            if !self.is_stale() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, loaded).await.is_err() {
+                return !self.is_stale();
+            }
+        }
     }
 
-    /// Re-reads on every interval, whenever asked, and whenever the DDL
-    /// hook notifies, until the task is dropped.
-    pub async fn refresh_forever(self: Arc<Self>, interval: Duration) {
-        let mut notices: Option<mpsc::Receiver<()>> = None;
-        loop {
-            if notices.is_none() && self.snapshot().hook_installed {
-                notices = self.listen().await;
-                if notices.is_some() {
-                    // Anything may have changed while nobody listened.
-                    self.ddl_seen.fetch_add(1, Ordering::SeqCst);
+    async fn load(self: &Arc<Self>) -> Result<Catalog, LoadError> {
+        let client = self.client().await?;
+        let rules = self.rules.lock().clone();
+        let loaded = load::load(&client, &rules).await;
+        if loaded.is_err() {
+            // Reconnect next time.
+            *self.client.lock().await = None;
+        }
+        loaded
+    }
+
+    /// The catalog connection, opened on first use and kept: reloads after
+    /// DDL must be quick, and the same connection LISTENs for the DDL hook.
+    async fn client(self: &Arc<Self>) -> Result<Arc<tokio_postgres::Client>, LoadError> {
+        let mut slot = self.client.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            return Ok(c.clone());
+        }
+        let (client, mut connection) = load::connect_raw(&self.target).await?;
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            // The connection must be polled for replies and notifications.
+            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                match message {
+                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => match weak.upgrade() {
+                        Some(live) => live.note_external_ddl(),
+                        None => return,
+                    },
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "catalog connection ended");
+                        break;
+                    }
                 }
             }
+            if let Some(live) = weak.upgrade() {
+                if live.listening.swap(false, Ordering::SeqCst) {
+                    // Notifications may have been missed while nobody listened.
+                    tracing::warn!(database = %live.database, "DDL hook listener lost; reconnecting");
+                    live.note_external_ddl();
+                }
+            }
+        });
+        // LISTEN costs nothing where no hook notifies.
+        client.batch_execute(&format!("LISTEN {HOOK_CHANNEL}")).await?;
+        self.listening.store(true, Ordering::SeqCst);
+        let client = Arc::new(client);
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+
+    /// Re-reads on every interval, whenever asked (after DDL, RELOAD, a
+    /// notification of the DDL hook), until the task is dropped.
+    pub async fn refresh_forever(self: Arc<Self>, interval: Duration) {
+        loop {
             let stale = self.is_stale();
             tokio::select! {
                 _ = tokio::time::sleep(interval), if !stale => {}
                 // A reload that failed while stale is retried soon.
                 _ = tokio::time::sleep(Duration::from_millis(200)), if stale => {}
                 _ = self.wake.notified() => {}
-                notice = async {
-                    match notices.as_mut() {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => {
-                    if notice.is_none() {
-                        // The listening connection ended: notifications may be lost.
-                        tracing::warn!(database = %self.database, "DDL hook listener lost; reconnecting");
-                        notices = None;
-                        self.listening.store(false, Ordering::Relaxed);
-                    }
-                    self.ddl_seen.fetch_add(1, Ordering::SeqCst);
-                }
             }
             if let Err(e) = self.refresh().await {
                 tracing::warn!(database = %self.database, error = %e, "catalog refresh failed; keeping the previous snapshot");
-            }
-        }
-    }
-
-    /// A connection that LISTENs on the hook's channel, its notifications
-    /// forwarded one signal each; `None` when it can't be opened.
-    async fn listen(&self) -> Option<mpsc::Receiver<()>> {
-        let (client, mut connection) = match load::connect_raw(&self.target).await {
-            Ok(pair) => pair,
-            Err(e) => {
-                tracing::warn!(database = %self.database, error = %e, "cannot open the DDL hook listener");
-                return None;
-            }
-        };
-        let (tx, rx) = mpsc::channel(64);
-        let listening = tokio::spawn(async move {
-            // The connection must be polled for notifications to arrive.
-            while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                match message {
-                    Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
-                        // A full channel already has a reload coming.
-                        let _ = tx.try_send(());
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::debug!(error = %e, "DDL hook listener ended");
-                        break;
-                    }
-                }
-            }
-        });
-        match client.batch_execute(&format!("LISTEN {HOOK_CHANNEL}")).await {
-            Ok(()) => {
-                self.listening.store(true, Ordering::Relaxed);
-                // The client must live as long as the connection listens.
-                tokio::spawn(async move {
-                    let _client = client;
-                    let _ = listening.await;
-                });
-                Some(rx)
-            }
-            Err(e) => {
-                tracing::warn!(database = %self.database, error = %e, "LISTEN failed");
-                listening.abort();
-                None
             }
         }
     }

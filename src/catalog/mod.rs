@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::keys::{Assigning, Interval, KeyColumn, KeyPredicate, KeyType, KeyValue, Reading, TimeZoneRule, TypMod};
-pub use bounds::KeyBox;
+pub use bounds::{Boxes, KeyBox};
 pub use rules::{TableRule, Unmatched};
 
 /// A schema-qualified table name, as stored in the catalog.
@@ -162,7 +162,7 @@ pub struct Child {
     /// For a key of several parts: the rows it may hold, as a union of
     /// boxes (one set per key part); `None` when its bound was not read.
     /// `domain` then holds the first part's projection.
-    pub boxes: Option<Vec<KeyBox>>,
+    pub boxes: Option<Boxes>,
 }
 
 /// Where one key value goes on INSERT.
@@ -317,7 +317,7 @@ impl Hierarchy {
         let mut out = self.select_first(first);
         if self.multi_part() {
             out.retain(|&i| match &self.children[i].boxes {
-                Some(boxes) => boxes.iter().any(|b| {
+                Some(boxes) => boxes.list.iter().any(|b| {
                     b.iter()
                         .zip(query.iter().map(Some).chain(std::iter::repeat(None)))
                         .all(|(part, q)| q.is_none_or(|q| may_meet(part, q)))
@@ -395,12 +395,17 @@ impl Hierarchy {
     /// each part's value (`Some(None)`: NULL; `None`: not known, e.g. an
     /// expression part). Known only when exactly one child can take it.
     pub fn route_row(&self, parts: &[Option<Option<KeyValue>>]) -> ValueRoute {
+        // Proof needs every part known and every child's boxes exact.
+        let proven = parts.iter().all(Option::is_some);
         let mut hits = Vec::new();
         for (i, c) in self.children.iter().enumerate() {
             let Some(boxes) = &c.boxes else {
                 return ValueRoute::Unknown;
             };
-            let takes = boxes.iter().any(|b| {
+            if !boxes.exact && proven {
+                return ValueRoute::Unknown;
+            }
+            let takes = boxes.list.iter().any(|b| {
                 b.iter().zip(parts).all(|(p, v)| match v {
                     None => true,
                     Some(None) => p.null.may_pass(),
@@ -413,7 +418,7 @@ impl Hierarchy {
         }
         match hits.as_slice() {
             [] => ValueRoute::NoChild,
-            [one] => ValueRoute::Child(*one),
+            [one] if proven => ValueRoute::Child(*one),
             _ => ValueRoute::Unknown,
         }
     }

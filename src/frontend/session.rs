@@ -60,6 +60,9 @@ pub(super) use observe::Observed;
 use plans::{BindRoute, PortalPlan};
 use sql_prepare::SqlPrepared;
 
+/// How long a session's statement after its own DDL waits for the reload.
+const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
 /// Reads every setting the client's session changed, to carry it to the next server.
@@ -217,6 +220,8 @@ pub struct Session {
     server_skips: bool,
     /// Held from DDL this session ran until its transaction ends.
     ddl_hold: Option<crate::catalog::live::DdlHold>,
+    /// This session's DDL ended: its next statement waits for the reload.
+    awaits_reload: bool,
     /// The transaction's SQL may create relations with a SELECT tag
     /// (CREATE TABLE AS, SELECT INTO).
     may_create: bool,
@@ -288,6 +293,7 @@ impl Session {
             unsynced: false,
             server_skips: false,
             ddl_hold: None,
+            awaits_reload: false,
             may_create: false,
             observed,
         }
@@ -469,6 +475,13 @@ impl Session {
     async fn on_client_frame(&mut self, frame: Frame) -> Result<(), End> {
         if let Some(done) = self.answer_without_server(&frame) {
             return done;
+        }
+        if self.awaits_reload && matches!(frame.tag, b'Q' | b'P' | b'B') {
+            self.awaits_reload = false;
+            if let Some(live) = &self.catalog {
+                // Past the limit the statement fails open instead.
+                live.wait_fresh(RELOAD_WAIT).await;
+            }
         }
         match frame.tag {
             b'Q' => {
@@ -1036,8 +1049,11 @@ impl Session {
                         }
                         self.ending = None;
                         if self.status == b'I' {
-                            // The DDL is committed or rolled back: reload.
-                            self.ddl_hold = None;
+                            // The DDL is committed or rolled back: reload,
+                            // and route the next statement by the new catalog.
+                            if self.ddl_hold.take().is_some() {
+                                self.awaits_reload = true;
+                            }
                             self.may_create = false;
                         }
                         if self.status == b'I' && !self.portal_plans.is_empty() {

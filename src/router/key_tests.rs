@@ -186,6 +186,50 @@ fn an_expression_part_is_never_assumed() {
     );
 }
 
+/// `mcrparted` of PostgreSQL's insert tests: RANGE (a, abs(b), c).
+#[test]
+fn a_row_is_never_placed_by_a_part_the_router_can_not_read() {
+    let c = catalog(vec![declarative(
+        "mcrparted",
+        &["a", "b", "c"],
+        vec![Some(spec("a", KeyType::Int4)), None, Some(spec("c", KeyType::Int4))],
+        &[
+            (
+                "mcrparted0",
+                "FOR VALUES FROM (MINVALUE, MINVALUE, MINVALUE) TO (1, MAXVALUE, MAXVALUE)",
+            ),
+            ("mcrparted1", "FOR VALUES FROM (2, 1, MINVALUE) TO (10, 5, 10)"),
+            (
+                "mcrparted2",
+                "FOR VALUES FROM (10, 6, MINVALUE) TO (10, MAXVALUE, MAXVALUE)",
+            ),
+            ("mcrparted3", "FOR VALUES FROM (11, 1, 1) TO (20, 10, 10)"),
+            (
+                "mcrparted4",
+                "FOR VALUES FROM (21, MINVALUE, MINVALUE) TO (30, 20, MAXVALUE)",
+            ),
+            (
+                "mcrparted5",
+                "FOR VALUES FROM (30, 21, 20) TO (MAXVALUE, MAXVALUE, MAXVALUE)",
+            ),
+        ],
+    )]);
+    // (11, 1, -1) fits no partition in PostgreSQL; only abs(b) tells.
+    assert_eq!(
+        targets("insert into mcrparted values (11, 1, -1)", &c),
+        Err(PassReason::InsertKeyUnknown)
+    );
+    assert_eq!(
+        targets("insert into mcrparted values (0, 1, 1)", &c),
+        Err(PassReason::InsertKeyUnknown)
+    );
+    // Reads still narrow by the parts that are read.
+    assert_eq!(
+        targets("select * from mcrparted where a = 15", &c).unwrap(),
+        ["mcrparted3"]
+    );
+}
+
 #[test]
 fn a_default_partition_of_one_column_takes_the_rest() {
     let c = catalog(vec![declarative(

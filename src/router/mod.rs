@@ -380,6 +380,11 @@ pub fn route_parsed(sql: &str, parsed: &Parsed, catalog: &Catalog, session: &Ses
         }
         Statement::Insert(i) => {
             if let Some(route) = insert::route_insert(sql, i, &mut w) {
+                // System columns in RETURNING are refused on a partitioned
+                // parent but not on its child: PostgreSQL's answer it is.
+                if refs.row_system_columns && !matches!(route, Route::Passthrough(_)) {
+                    return Route::Passthrough(PassReason::SystemColumn);
+                }
                 return route;
             }
         }
@@ -690,6 +695,11 @@ impl<'c, 'q> Walker<'c, 'q> {
         if let Some(reason) = self.pass {
             return Route::Passthrough(reason);
         }
+        // A write's system columns (in RETURNING) mean other things on a
+        // child than on its parent.
+        if refs.row_system_columns && self.occs.iter().any(|o| o.target) {
+            return Route::Passthrough(PassReason::SystemColumn);
+        }
         if self.occs.is_empty() {
             return Route::Passthrough(PassReason::NoParent);
         }
@@ -789,6 +799,9 @@ struct References {
     three_part: bool,
     /// Any system column.
     system_columns: bool,
+    /// A system column other than `tableoid` (`xmin`, `ctid`, ...), which a
+    /// write on a partitioned parent can't return.
+    row_system_columns: bool,
     /// For each `$n` (index n-1): used exactly once.
     single_use: Vec<bool>,
 }
@@ -799,6 +812,7 @@ fn scan_references(statement: &Statement) -> References {
         bare: Vec::new(),
         three_part: false,
         system_columns: false,
+        row_system_columns: false,
         single_use: Vec::new(),
     };
     let mut uses: Vec<u32> = Vec::new();
@@ -820,12 +834,15 @@ fn scan_references(statement: &Statement) -> References {
             Expr::Identifier(id) => {
                 let n = normalize(id);
                 r.system_columns |= SYSTEM.contains(&n.as_str());
+                r.row_system_columns |= SYSTEM.contains(&n.as_str()) && n != "tableoid";
                 r.bare.push(n);
             }
             Expr::CompoundIdentifier(ids) => {
                 r.three_part |= ids.len() >= 3;
                 if let Some(last) = ids.last() {
-                    r.system_columns |= SYSTEM.contains(&normalize(last).as_str());
+                    let n = normalize(last);
+                    r.system_columns |= SYSTEM.contains(&n.as_str());
+                    r.row_system_columns |= SYSTEM.contains(&n.as_str()) && n != "tableoid";
                 }
             }
             _ => {}
