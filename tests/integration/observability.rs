@@ -47,6 +47,8 @@ fn with_top_level(cluster: &Cluster, db: &str, top: &str) -> (TestProxy, u16) {
         pw = support::PASSWORD,
         db_entry = support::database_config(cluster, db),
     );
+    // The proxy's own refusals, so their counters can be checked.
+    let text = format!("{text}\n[[routing.tables]]\nparent = \"logs\"\non_unmatched = \"error\"\n");
     (TestProxy::start_with_config(&text, port), port)
 }
 
