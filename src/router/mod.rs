@@ -860,4 +860,6 @@ mod name_tests;
 #[cfg(test)]
 mod prop_tests;
 #[cfg(test)]
+mod test_catalog;
+#[cfg(test)]
 mod tests;

@@ -2,52 +2,22 @@
 //! relations in earlier schemas, temporary relations, `pg_catalog`: no
 //! sockets.
 
+use super::test_catalog::legacy;
 use super::*;
-use crate::catalog::bounds::check_domain;
-use crate::catalog::{Child, HierarchyKind, KeySpec, NameUse};
-use crate::keys::{KeyType, TypMod};
-
-fn table(schema: &str, name: &str) -> TableName {
-    TableName {
-        schema: schema.into(),
-        name: name.into(),
-    }
-}
+use crate::catalog::NameUse;
 
 /// `public.orders` keyed by `id` with children below and above 100, and
 /// `names` as the load would find them.
 fn catalog(names: &[(&str, NameUse)]) -> Catalog {
-    let key = KeySpec {
-        column: "id".into(),
-        ty: KeyType::Int4,
-        text_ranges: false,
-        typmod: TypMod::None,
-    };
-    let reader = key.column(&[], crate::keys::Reading::catalog());
-    let children = [
-        ("orders_lo", "CHECK ((id < 100))"),
-        ("orders_hi", "CHECK ((id >= 100))"),
-    ]
-    .iter()
-    .map(|(name, check)| Child {
-        table: table("public", name),
-        domain: check_domain(&[check.to_string()], &reader),
-        has_children: false,
-        same_columns: true,
-        same_defaults: true,
-        boxes: None,
-    })
-    .collect();
-    let h = Hierarchy::new(
-        table("public", "orders"),
-        HierarchyKind::Inheritance,
-        Some(key),
-        vec!["id".into(), "note".into()],
-        children,
-        false,
+    let mut c = legacy(
+        "orders",
+        "id",
+        &["id", "note"],
+        &[
+            ("orders_lo", "CHECK ((id < 100))"),
+            ("orders_hi", "CHECK ((id >= 100))"),
+        ],
     );
-    let mut c = Catalog::default();
-    c.hierarchies.insert(h.parent.clone(), Arc::new(h));
     c.names = names.iter().map(|(n, u)| (n.to_string(), u.clone())).collect();
     c
 }

@@ -6,10 +6,8 @@
 
 use proptest::prelude::*;
 
+use super::test_catalog::legacy;
 use super::*;
-use crate::catalog::bounds::check_domain;
-use crate::catalog::{Child, HierarchyKind, KeySpec};
-use crate::keys::{KeyType, TypMod};
 
 /// Children `[0,5)`, `[5,10)`, `[10,20)` and `k % 2 = 0 AND k >= 20`.
 const CHILDREN: [&str; 4] = [
@@ -20,42 +18,9 @@ const CHILDREN: [&str; 4] = [
 ];
 
 fn catalog() -> Catalog {
-    let key = KeySpec {
-        column: "k".into(),
-        ty: KeyType::Int4,
-        text_ranges: false,
-        typmod: TypMod::None,
-    };
-    let reader = key.column(&[], Reading::catalog());
-    let children = CHILDREN
-        .iter()
-        .enumerate()
-        .map(|(i, check)| Child {
-            table: TableName {
-                schema: "public".into(),
-                name: format!("c{i}"),
-            },
-            domain: check_domain(&[check.to_string()], &reader),
-            has_children: false,
-            same_columns: true,
-            same_defaults: true,
-            boxes: None,
-        })
-        .collect();
-    let h = Hierarchy::new(
-        TableName {
-            schema: "public".into(),
-            name: "p".into(),
-        },
-        HierarchyKind::Inheritance,
-        Some(key),
-        vec!["k".into(), "j".into()],
-        children,
-        false,
-    );
-    let mut c = Catalog::default();
-    c.hierarchies.insert(h.parent.clone(), Arc::new(h));
-    c
+    let names: Vec<String> = (0..CHILDREN.len()).map(|i| format!("c{i}")).collect();
+    let children: Vec<(&str, &str)> = names.iter().map(String::as_str).zip(CHILDREN).collect();
+    legacy("p", "k", &["k", "j"], &children)
 }
 
 /// The child a key value lives in (by the CHECK constraints above).

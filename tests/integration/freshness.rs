@@ -25,8 +25,13 @@ INSERT INTO logs_hi VALUES (2, 150, 'hi');
 /// A fresh database with the schema, a proxy in `mode` in front of it, and
 /// a direct client.
 async fn setup(db: &str, mode: &'static str) -> (TestProxy, Client) {
+    setup_with(db, mode, SCHEMA).await
+}
+
+/// [`setup`] with another schema.
+async fn setup_with(db: &str, mode: &'static str, schema: &str) -> (TestProxy, Client) {
     let cluster = Cluster::shared();
-    let (extra, direct) = support::database_with(cluster, db, SCHEMA).await;
+    let (extra, direct) = support::database_with(cluster, db, schema).await;
     let p = TestProxy::start(
         cluster,
         ProxySettings {
@@ -313,20 +318,11 @@ async fn ddl_straight_on_postgres_is_seen_through_the_hook() {
 async fn the_search_path_a_server_session_starts_with_is_the_one_followed() {
     for mode in ["transaction", "session"] {
         let db = format!("fresh_default_path_{mode}");
-        let cluster = Cluster::shared();
         let schema = format!(
             "{SCHEMA} CREATE SCHEMA s4; CREATE TABLE s4.logs (id int, k int, note text); \
              ALTER DATABASE {db} SET search_path = s4, public;"
         );
-        let (extra, direct) = support::database_with(cluster, &db, &schema).await;
-        let p = TestProxy::start(
-            cluster,
-            ProxySettings {
-                mode,
-                extra,
-                ..Default::default()
-            },
-        );
+        let (p, direct) = setup_with(&db, mode, &schema).await;
         let c = proxied(&p, &db).await;
         c.batch_execute("INSERT INTO logs VALUES (13, 5, 's4')").await.unwrap();
         assert_eq!(
