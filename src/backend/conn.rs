@@ -71,6 +71,8 @@ pub struct ServerConn {
     pub created: Instant,
     /// When it was last returned to the pool.
     pub last_used: Instant,
+    /// The role it logged in as.
+    pub login: String,
     /// The search_path the server session starts with (the role's and the
     /// database's defaults): unqualified names resolve along it until the
     /// client sets another. PostgreSQL 15 does not report it.
@@ -100,6 +102,7 @@ impl ServerConn {
             created: Instant::now(),
             last_used: Instant::now(),
             default_search_path: String::new(),
+            login: t.user.clone(),
         };
         let mut out = BytesMut::new();
         frontend::startup_message([("user", t.user.as_str()), ("database", t.dbname.as_str())], &mut out)?;

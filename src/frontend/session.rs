@@ -65,8 +65,25 @@ const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
-/// Reads every setting the client's session changed, to carry it to the next server.
-const CAPTURE_SETTINGS: &str = "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session'";
+/// The settings `pg_settings` does not show, which `RESET ALL` leaves alone,
+/// in the order they must be applied (a session authorization resets the role).
+const ROLE_SETTINGS: [&str; 2] = ["session_authorization", "role"];
+
+/// What undoes every setting a client may have changed: `RESET ALL` leaves
+/// the role and the session authorization alone.
+const RESET_SETTINGS: &str = "RESET SESSION AUTHORIZATION; RESET ALL";
+
+/// Reads every setting the client's session changed, to carry it to the
+/// next server: what `pg_settings` shows, and the role and session
+/// authorization, which it does not.
+fn capture_settings_sql(login: &str) -> String {
+    format!(
+        "SELECT name, setting FROM pg_catalog.pg_settings WHERE source = 'session' \
+         UNION ALL SELECT 'session_authorization', session_user::text WHERE session_user <> {login} \
+         UNION ALL SELECT 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none'",
+        login = protocol::quote_literal(login)
+    )
+}
 
 /// Whether the server's answer to this ends with ReadyForQuery.
 fn ends_unit(e: &Expect) -> bool {
@@ -601,6 +618,21 @@ impl Session {
         }
     }
 
+    /// The role `$user` stands for: a role or session authorization the
+    /// client switched to, else the role its servers log in as (the
+    /// database's fixed login, which routing requires).
+    fn current_role(&self) -> &str {
+        let login = self
+            .catalog
+            .as_ref()
+            .map_or(self.user.as_str(), |c| c.target().user.as_str());
+        ROLE_SETTINGS
+            .iter()
+            .rev()
+            .find_map(|k| self.desired.get(*k))
+            .map_or(login, String::as_str)
+    }
+
     /// The session's settings routing depends on.
     fn routing_context(&self) -> RoutingContext {
         // The client's own setting, else the one its servers start with.
@@ -626,7 +658,7 @@ impl Session {
     /// Routes `sql` with the session's search_path and TimeZone.
     fn route_sql(&self, sql: &str, catalog: &Catalog) -> Route {
         let context = self.routing_context();
-        router::route(sql, catalog, &context.view(&self.user, &[]))
+        router::route(sql, catalog, &context.view(self.current_role(), &[]))
     }
 
     /// Notes (or forgets) a statement the client prepares, for routing its Binds.
@@ -901,7 +933,8 @@ impl Session {
 
     /// Notes SQL that creates session state a later transaction's server won't have.
     fn scan_sql(&mut self, sql: &[u8]) {
-        if contains_ci(sql, b"set_config") {
+        // A role can be switched without a SET tag (set_config, a DO block).
+        if contains_ci(sql, b"set_config") || contains_ci(sql, b"role") || contains_ci(sql, b"authorization") {
             self.capture_settings = true;
         }
         // `advisory_lock` also covers the `_shared` and `try_` session variants
@@ -1338,7 +1371,7 @@ impl Session {
         let reset = if self.mode == PoolMode::Session || self.discard_on_release {
             "DISCARD ALL"
         } else {
-            "RESET ALL"
+            RESET_SETTINGS
         };
         self.observed.pool.resets.inc();
         if co.conn.internal_query(reset).await.is_err() {
@@ -1360,11 +1393,15 @@ async fn apply_settings(conn: &mut ServerConn, desired: &BTreeMap<String, String
     }
     let mut sql = String::new();
     if !conn.applied.is_empty() {
-        sql.push_str("RESET ALL;");
+        sql.push_str(RESET_SETTINGS);
+        sql.push(';');
     }
     if !desired.is_empty() {
         sql.push_str("SELECT ");
-        for (i, (k, v)) in desired.iter().enumerate() {
+        // The session authorization first (it resets the role), then the role.
+        let roles = ROLE_SETTINGS.iter().filter_map(|k| desired.get_key_value(*k));
+        let others = desired.iter().filter(|(k, _)| !ROLE_SETTINGS.contains(&k.as_str()));
+        for (i, (k, v)) in roles.chain(others).enumerate() {
             if i > 0 {
                 sql.push_str(", ");
             }
@@ -1383,7 +1420,7 @@ async fn apply_settings(conn: &mut ServerConn, desired: &BTreeMap<String, String
 
 /// Every setting the session changed, by name.
 async fn read_settings(conn: &mut ServerConn) -> Result<BTreeMap<String, String>, BackendError> {
-    let rows = conn.internal_query(CAPTURE_SETTINGS).await?;
+    let rows = conn.internal_query(&capture_settings_sql(&conn.login.clone())).await?;
     Ok(rows
         .into_iter()
         .filter_map(|mut r| {

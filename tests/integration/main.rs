@@ -17,6 +17,7 @@ mod oracle;
 mod pipeline;
 mod pooling;
 mod regress;
+mod roles;
 mod routing;
 mod routing_edges;
 mod tools;

@@ -79,7 +79,7 @@ impl Session {
         let started = std::time::Instant::now();
         let parsed = self.proxy.parse_cache.get(sql);
         let context = self.routing_context();
-        let route = router::route_parsed(sql, &parsed, catalog, &context.view(&self.user, params));
+        let route = router::route_parsed(sql, &parsed, catalog, &context.view(self.current_role(), params));
         self.observe_route(&route, sql, catalog, started.elapsed());
         route
     }
