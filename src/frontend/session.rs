@@ -1318,8 +1318,11 @@ impl Session {
         let Some(mut co) = self.server.take() else {
             return;
         };
-        self.cancel.slot.set(None);
         self.observe_server_gone();
+        if !self.cancel.release(co.conn.key.0).await {
+            tracing::warn!(pool = %self.pool.name, "a cancel for this server is still pending; closing it");
+            return;
+        }
         if self.capture_settings {
             self.capture_settings = false;
             match read_settings(&mut co.conn).await {
@@ -1358,7 +1361,9 @@ impl Session {
         let Some(mut co) = self.server.take() else {
             return;
         };
-        self.cancel.slot.set(None);
+        if !self.cancel.release(co.conn.key.0).await {
+            return;
+        }
         let quiet = self.expect.is_empty() && self.to_server.is_empty() && co.conn.rbuf.is_empty();
         if !quiet {
             // A statement may still be running: closing the socket makes the

@@ -4,6 +4,7 @@ mod support;
 
 mod auth;
 mod basic;
+mod cancels;
 mod catalog;
 mod differential;
 mod drivers;
