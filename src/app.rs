@@ -51,6 +51,8 @@ pub struct Proxy {
     shutdown: watch::Sender<bool>,
     paused: watch::Sender<bool>,
     clients: AtomicUsize,
+    /// Connections that have not finished logging in.
+    logging_in: AtomicUsize,
     catalogs: DashMap<String, Arc<LiveCatalog>>,
     refreshers: Mutex<Vec<(String, AbortHandle)>>,
 }
@@ -62,6 +64,16 @@ pub struct ClientGuard(Arc<Proxy>);
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a connection that is logging in for as long as it does.
+#[derive(Debug)]
+pub struct LoginGuard(Arc<Proxy>);
+
+impl Drop for LoginGuard {
+    fn drop(&mut self) {
+        self.0.logging_in.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -100,6 +112,7 @@ impl Proxy {
             shutdown,
             paused,
             clients: AtomicUsize::new(0),
+            logging_in: AtomicUsize::new(0),
         });
         proxy.sync_catalogs();
         let config = proxy.config();
@@ -286,6 +299,18 @@ impl Proxy {
             summary.catalogs_refreshed += 1;
         }
         Ok(summary)
+    }
+
+    /// Counts a connection that is logging in, or `None` when `limit` are.
+    pub fn begin_login(self: &Arc<Self>, limit: usize) -> Option<LoginGuard> {
+        let now = self.logging_in.fetch_add(1, Ordering::Relaxed);
+        let guard = LoginGuard(self.clone());
+        (now < limit).then_some(guard)
+    }
+
+    /// Connections logging in now.
+    pub fn login_count(&self) -> usize {
+        self.logging_in.load(Ordering::Relaxed)
     }
 
     /// Counts a new client, or returns `None` when the limit is reached.
@@ -490,4 +515,32 @@ pub async fn explain_offline(
         &crate::router::route(sql, &catalog, &view),
         sql,
     ))
+}
+
+/// Raises the soft open-file limit to the hard one: every client and server
+/// connection is a file, and the usual soft default (1,024) is far below
+/// what a pooler needs.
+pub fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            tracing::warn!("could not read the open-file limit");
+            return;
+        }
+        if lim.rlim_cur >= lim.rlim_max {
+            tracing::info!(limit = lim.rlim_cur, "open-file limit");
+            return;
+        }
+        let before = lim.rlim_cur;
+        lim.rlim_cur = lim.rlim_max;
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+            tracing::info!(from = before, to = lim.rlim_cur, "raised the open-file limit");
+        } else {
+            tracing::warn!(limit = before, "could not raise the open-file limit");
+        }
+    }
 }

@@ -56,6 +56,10 @@ struct FileConfig {
     max_client_connections: Option<usize>,
     max_message_size: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
+    client_login_timeout_secs: Option<u64>,
+    max_login_connections: Option<usize>,
+    client_idle_timeout_secs: Option<u64>,
+    idle_transaction_timeout_secs: Option<u64>,
     metrics_listen: Option<String>,
     metrics_child_labels: Option<bool>,
     admin_database: Option<String>,
@@ -236,6 +240,16 @@ pub struct Config {
     pub max_message_size: usize,
     /// How long running transactions may take to finish on shutdown.
     pub shutdown_timeout: Duration,
+    /// A connection that has not logged in by then is closed.
+    pub client_login_timeout: Duration,
+    /// Connections still logging in, at most (apart from logged-in clients).
+    pub max_login_connections: usize,
+    /// A logged-in client idle outside a transaction this long is closed
+    /// (`None`: never).
+    pub client_idle_timeout: Option<Duration>,
+    /// A client idle inside a transaction this long (holding a server) is
+    /// closed (`None`: never).
+    pub idle_transaction_timeout: Option<Duration>,
     /// Databases by client-facing name.
     pub databases: HashMap<String, Database>,
     /// Users by name.
@@ -271,6 +285,8 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `--metrics-listen` (empty turns the endpoint off).
     pub metrics_listen: Option<String>,
+    /// `--client-login-timeout` in seconds.
+    pub client_login_timeout_secs: Option<u64>,
 }
 
 /// A configuration problem, located where possible.
@@ -486,6 +502,21 @@ impl Config {
             max_client_connections: file.max_client_connections.unwrap_or(10_000),
             max_message_size: file.max_message_size.unwrap_or(256 << 20),
             shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
+            client_login_timeout: Duration::from_secs(
+                ov.client_login_timeout_secs
+                    .or(file.client_login_timeout_secs)
+                    .unwrap_or(60)
+                    .max(1),
+            ),
+            max_login_connections: file.max_login_connections.unwrap_or(5_000).max(1),
+            client_idle_timeout: file
+                .client_idle_timeout_secs
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
+            idle_transaction_timeout: file
+                .idle_transaction_timeout_secs
+                .filter(|s| *s > 0)
+                .map(Duration::from_secs),
             databases,
             users,
             routing: Routing {

@@ -322,6 +322,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
         pool_size: Some(8),
         log_level: None,
         metrics_listen: Some(opts.metrics_listen.clone()),
+        ..Overrides::default()
     })
     .map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&opts.listen)

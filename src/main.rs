@@ -35,6 +35,10 @@ struct Cli {
     /// 127.0.0.1:9930 (overrides `metrics_listen`; "" turns it off).
     #[arg(long)]
     metrics_listen: Option<String>,
+    /// Seconds a connection may take to log in before it is closed
+    /// (overrides `client_login_timeout_secs`).
+    #[arg(long)]
+    client_login_timeout: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -89,6 +93,7 @@ fn overrides(cli: &Cli) -> Overrides {
         pool_size: cli.pool_size,
         log_level: cli.log_level.clone(),
         metrics_listen: cli.metrics_listen.clone(),
+        client_login_timeout_secs: cli.client_login_timeout,
     }
 }
 
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(config: Config, source: Option<ConfigSource>) -> ExitCode {
+    partproxy::app::raise_open_file_limit();
     let listener = match tokio::net::TcpListener::bind(&config.listen).await {
         Ok(l) => l,
         Err(e) => {

@@ -16,14 +16,32 @@ use crate::protocol::{self, cut_frame, cut_startup, Frame, FrameError, Severity}
 pub use session::Session;
 
 /// Serves one client connection from its first byte to its last.
-pub async fn handle_client(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
+pub async fn handle_client(proxy: Arc<Proxy>, mut stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
-    let io = ClientIo::new(stream, proxy.config().max_message_size);
-    match startup::handshake(&proxy, io, peer).await {
-        Ok(Some(startup::Connected::Session(session))) => session.run().await,
-        Ok(Some(startup::Connected::Admin(console))) => console.run().await,
-        Ok(None) => {}
-        Err(e) => tracing::debug!(%peer, error = %e, "client left during startup"),
+    let config = proxy.config();
+    // Connections still logging in have a limit of their own, so they can
+    // never crowd out clients that have logged in.
+    let Some(login) = proxy.begin_login(config.max_login_connections) else {
+        let mut out = BytesMut::new();
+        protocol::put_error(
+            &mut out,
+            Severity::Fatal,
+            "53300",
+            "sorry, too many connections are logging in already",
+        );
+        let _ = stream.write_all(&out).await;
+        return;
+    };
+    let io = ClientIo::new(stream, config.max_message_size);
+    let connected = tokio::time::timeout(config.client_login_timeout, startup::handshake(&proxy, io, peer)).await;
+    drop(login);
+    match connected {
+        Ok(Ok(Some(startup::Connected::Session(session)))) => session.run().await,
+        Ok(Ok(Some(startup::Connected::Admin(console)))) => console.run().await,
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "client left during startup"),
+        // Dropping the handshake closes the socket.
+        Err(_) => tracing::debug!(%peer, "client did not log in within client_login_timeout_secs; closed"),
     }
 }
 

@@ -167,6 +167,8 @@ enum End {
 }
 
 enum Event {
+    /// The client stayed idle past a timeout.
+    IdleTimeout,
     ClientRead(std::io::Result<usize>),
     ServerRead(std::io::Result<usize>),
     ClientWrote(std::io::Result<usize>),
@@ -184,6 +186,12 @@ pub struct Session {
     to_client: BytesMut,
     to_server: BytesMut,
     max_message: usize,
+    /// Close a client idle outside a transaction this long.
+    client_idle_timeout: Option<std::time::Duration>,
+    /// Close a client idle inside a transaction this long.
+    idle_transaction_timeout: Option<std::time::Duration>,
+    /// When the client last sent something.
+    last_heard: Instant,
     server: Option<Checkout>,
     expect: VecDeque<Expect>,
     /// Client statement name → shared statement (transaction mode only).
@@ -273,7 +281,11 @@ impl Session {
             catalog,
             observed,
         } = client;
+        let config = proxy.config();
         Session {
+            client_idle_timeout: config.client_idle_timeout,
+            idle_transaction_timeout: config.idle_transaction_timeout,
+            last_heard: Instant::now(),
             mode: pool.settings().mode,
             proxy: proxy.clone(),
             pool,
@@ -394,6 +406,19 @@ impl Session {
                 let has_server = server_w.is_some();
                 let shutdown = &mut self.shutdown;
                 let closing = self.closing;
+                // Idle: nothing outstanding, waiting for the client.
+                let idle_limit = match self.expect.is_empty() && !self.in_copy_in {
+                    false => None,
+                    true if self.status == b'I' => self.client_idle_timeout,
+                    true => self.idle_transaction_timeout,
+                };
+                let idle_deadline = idle_limit.map(|d| tokio::time::Instant::from_std(self.last_heard + d));
+                let idle = async {
+                    match idle_deadline {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 if client_in.capacity() - client_in.len() < 4096 {
                     client_in.reserve(16 * 1024);
                 }
@@ -416,14 +441,24 @@ impl Session {
                     r = server_read, if has_server && read_server => Event::ServerRead(r),
                     r = cr.read_buf(client_in), if read_client => Event::ClientRead(r),
                     _ = shutdown.wait_for(|s| *s), if !closing => Event::Shutdown,
+                    () = idle => Event::IdleTimeout,
                 }
             };
             let outcome = match event {
                 Event::ClientRead(Ok(0)) | Event::ClientRead(Err(_)) => Err(End::ClientGone),
                 Event::ClientWrote(Ok(0)) | Event::ClientWrote(Err(_)) => Err(End::ClientGone),
                 Event::ClientRead(Ok(n)) => {
+                    self.last_heard = Instant::now();
                     self.observe_received(n);
                     self.on_client_data().await
+                }
+                Event::IdleTimeout => {
+                    let (code, msg) = match self.status {
+                        b'I' => ("57P05", "terminating connection due to idle-session timeout"),
+                        _ => ("25P03", "terminating connection due to idle-in-transaction timeout"),
+                    };
+                    protocol::put_error(&mut self.to_client, Severity::Fatal, code, msg);
+                    Err(End::Fatal)
                 }
                 Event::ServerRead(Ok(0)) => {
                     self.server_lost("server closed the connection unexpectedly");

@@ -12,6 +12,7 @@ mod extended;
 mod failures;
 mod freshness;
 mod hostile;
+mod limits;
 mod malformed;
 mod observability;
 mod oracle;
