@@ -38,6 +38,8 @@ pub struct Proxy {
     pools: DashMap<(String, String), Arc<Pool>>,
     /// Cancel keys handed to clients.
     pub cancels: Arc<CancelRegistry>,
+    /// The proxy's own secret for mock authentication of unknown users.
+    pub mock_key: [u8; 32],
     /// Prepared statements under proxy-chosen names.
     pub statements: StatementRegistry,
     /// Parsed statements by text, for routing each Bind without re-parsing.
@@ -100,6 +102,7 @@ impl Proxy {
             source,
             pools: DashMap::new(),
             cancels: Arc::new(CancelRegistry::default()),
+            mock_key: rand::random(),
             statements: StatementRegistry::default(),
             parse_cache: crate::router::cache::ParseCache::new(
                 PARSE_CACHE_BYTES,

@@ -129,22 +129,39 @@ fn parse_verifier(rest: &str) -> Option<ScramSecret> {
     })
 }
 
-/// A secret that matches no password, used so that unknown users take the same
-/// path (and time) as known ones, as PostgreSQL does.
-pub fn mock_scram_secret() -> ScramSecret {
-    let mut r = rand::thread_rng();
-    let mut salt = vec![0u8; 16];
-    r.fill_bytes(&mut salt);
-    let mut stored_key = [0u8; 32];
-    let mut server_key = [0u8; 32];
-    r.fill_bytes(&mut stored_key);
-    r.fill_bytes(&mut server_key);
+/// A secret that matches no password, used so that unknown users take the
+/// same path (and time) as known ones, as PostgreSQL does. It is derived
+/// from the proxy's own secret `key` and the user name, so the same unknown
+/// name always gets the same salt, as a known name does.
+pub fn mock_scram_secret(key: &[u8; 32], user: &str) -> ScramSecret {
+    let derive = |what: &str| -> [u8; 32] {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(what.as_bytes());
+        mac.update(&[0]);
+        mac.update(user.as_bytes());
+        mac.finalize().into_bytes().into()
+    };
     ScramSecret {
         iterations: SCRAM_ITERATIONS,
-        salt,
-        stored_key,
-        server_key,
+        salt: derive("salt")[..16].to_vec(),
+        stored_key: derive("stored"),
+        server_key: derive("server"),
     }
+}
+
+/// Whether an unknown user is answered with an md5 exchange rather than a
+/// SCRAM one: stable per name, and as likely as a known password user is
+/// an md5 one, so the kind of exchange tells nothing about a name.
+pub fn mock_uses_md5(key: &[u8; 32], user: &str, md5_users: usize, password_users: usize) -> bool {
+    if md5_users == 0 || password_users == 0 {
+        return false;
+    }
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"method\0");
+    mac.update(user.as_bytes());
+    let h = mac.finalize().into_bytes();
+    let draw = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]) % password_users as u64;
+    draw < md5_users as u64
 }
 
 /// Why an authentication exchange failed.
@@ -277,7 +294,25 @@ mod tests {
         };
         assert_eq!(run_exchange(&s, "hunter2"), Ok(()));
         assert_eq!(run_exchange(&s, "hunter3"), Err(AuthError::Mismatch));
-        assert_eq!(run_exchange(&mock_scram_secret(), "hunter2"), Err(AuthError::Mismatch));
+        assert_eq!(
+            run_exchange(&mock_scram_secret(&[7; 32], "nobody"), "hunter2"),
+            Err(AuthError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn unknown_users_get_a_stable_salt_and_exchange() {
+        let key = [9u8; 32];
+        let a = mock_scram_secret(&key, "mallory");
+        assert_eq!(a, mock_scram_secret(&key, "mallory"), "the same name, the same salt");
+        assert_ne!(a.salt, mock_scram_secret(&key, "trudy").salt);
+        assert_ne!(a.salt, mock_scram_secret(&[8u8; 32], "mallory").salt);
+        assert!(!mock_uses_md5(&key, "mallory", 0, 5));
+        assert!(mock_uses_md5(&key, "mallory", 5, 5));
+        let md5ish = (0..1000)
+            .filter(|i| mock_uses_md5(&key, &format!("u{i}"), 1, 4))
+            .count();
+        assert!((150..350).contains(&md5ish), "{md5ish}");
     }
 
     #[test]
@@ -310,7 +345,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage_scram_messages() {
-        let s = mock_scram_secret();
+        let s = mock_scram_secret(&[7; 32], "nobody");
         assert!(scram_server_first(&s, b"p=tls-server-end-point,,n=,r=x").is_err());
         assert!(scram_server_first(&s, b"n,,n=").is_err());
         assert!(scram_server_first(&s, &[0xff, 0xfe]).is_err());

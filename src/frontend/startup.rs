@@ -100,7 +100,7 @@ pub async fn handshake(
 
     let config = proxy.config();
     let user = config.users.get(&user_name);
-    let authenticated = authenticate(&mut io, &user_name, user).await?;
+    let authenticated = authenticate(&mut io, &user_name, user, proxy, &config).await?;
     let auth_failed = format!("password authentication failed for user \"{user_name}\"");
     let Some(user) = user.filter(|_| authenticated) else {
         return Err(io.fatal("28P01", &auth_failed).await);
@@ -174,33 +174,56 @@ pub async fn handshake(
     }
 }
 
-/// Runs the configured authentication exchange. Unknown users go through a
-/// SCRAM exchange against a mock secret, as PostgreSQL does.
-async fn authenticate(io: &mut ClientIo, user_name: &str, user: Option<&User>) -> Result<bool, ClientError> {
+/// Runs the configured authentication exchange. Unknown users go through
+/// the same exchange as known ones against a mock secret, as PostgreSQL
+/// does: a SCRAM salt stable per name, derived from the proxy's own secret,
+/// or (as often as known password users are md5 users) an md5 challenge.
+async fn authenticate(
+    io: &mut ClientIo,
+    user_name: &str,
+    user: Option<&User>,
+    proxy: &Proxy,
+    config: &crate::config::Config,
+) -> Result<bool, ClientError> {
     match user {
         Some(u) if u.auth == AuthMethod::Trust => Ok(true),
         Some(User {
             secret: Some(Secret::Md5(stored)),
             ..
-        }) => {
-            let mut salt = [0u8; 4];
-            rand::thread_rng().fill_bytes(&mut salt);
-            protocol::put_auth(&mut io.wbuf, 5, &salt);
-            io.flush().await?;
-            let frame = expect_password(io).await?;
-            let mut pos = 0;
-            let response = protocol::read_cstr(frame.body(), &mut pos).unwrap_or_default();
-            Ok(auth::md5_matches(stored, salt, response))
-        }
+        }) => md5(io, Some(stored)).await,
         Some(User {
             secret: Some(Secret::Scram(secret)),
             ..
         }) => scram(io, secret).await,
         _ => {
             tracing::debug!(user = user_name, "login attempt for an unknown user");
-            scram(io, &auth::mock_scram_secret()).await
+            let password_users = config.users.values().filter(|u| u.secret.is_some()).count();
+            let md5_users = config
+                .users
+                .values()
+                .filter(|u| matches!(u.secret, Some(Secret::Md5(_))))
+                .count();
+            if auth::mock_uses_md5(&proxy.mock_key, user_name, md5_users, password_users) {
+                md5(io, None).await?;
+                return Ok(false);
+            }
+            scram(io, &auth::mock_scram_secret(&proxy.mock_key, user_name)).await?;
+            Ok(false)
         }
     }
+}
+
+/// An md5 challenge (a fresh salt each time, as PostgreSQL sends); with no
+/// stored hash it matches nothing.
+async fn md5(io: &mut ClientIo, stored: Option<&str>) -> Result<bool, ClientError> {
+    let mut salt = [0u8; 4];
+    rand::thread_rng().fill_bytes(&mut salt);
+    protocol::put_auth(&mut io.wbuf, 5, &salt);
+    io.flush().await?;
+    let frame = expect_password(io).await?;
+    let mut pos = 0;
+    let response = protocol::read_cstr(frame.body(), &mut pos).unwrap_or_default();
+    Ok(stored.is_some_and(|s| auth::md5_matches(s, salt, response)))
 }
 
 async fn expect_password(io: &mut ClientIo) -> Result<crate::protocol::Frame, ClientError> {

@@ -153,3 +153,68 @@ fn config_errors_name_the_key_and_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 3") && err.contains("pool_size"), "{err}");
 }
+
+/// The server-first SCRAM message the proxy answers `user` with, and the
+/// kind of the exchange it opened (10: SASL, 5: md5).
+async fn scram_first(port: u16, user: &str) -> (i32, String) {
+    use bytes::{Buf, BytesMut};
+    use postgres_protocol::message::frontend;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut out = BytesMut::new();
+    frontend::startup_message([("user", user), ("database", "postgres")], &mut out).unwrap();
+    s.write_all(&out).await.unwrap();
+    let mut input = BytesMut::new();
+    async fn message(s: &mut tokio::net::TcpStream, input: &mut BytesMut) -> (u8, Vec<u8>) {
+        loop {
+            if input.len() >= 5 {
+                let len = u32::from_be_bytes([input[1], input[2], input[3], input[4]]) as usize;
+                if input.len() > len {
+                    let tag = input[0];
+                    input.advance(5);
+                    return (tag, input.split_to(len - 4).to_vec());
+                }
+            }
+            assert!(s.read_buf(input).await.unwrap() > 0, "closed");
+        }
+    }
+    let (tag, body) = message(&mut s, &mut input).await;
+    assert_eq!(tag, b'R');
+    let kind = i32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+    if kind != 10 {
+        return (kind, String::new());
+    }
+    let mut out = BytesMut::new();
+    frontend::sasl_initial_response("SCRAM-SHA-256", b"n,,n=,r=fixednonce", &mut out).unwrap();
+    s.write_all(&out).await.unwrap();
+    let (tag, body) = message(&mut s, &mut input).await;
+    assert_eq!(tag, b'R');
+    // The nonce is fresh every time; the salt and iterations are what a name gives away.
+    let text = String::from_utf8_lossy(&body[4..]).into_owned();
+    let without_nonce: Vec<&str> = text.split(',').filter(|p| !p.starts_with("r=")).collect();
+    (kind, without_nonce.join(","))
+}
+
+#[tokio::test]
+async fn unknown_users_get_the_same_exchange_as_known_ones() {
+    let cluster = Cluster::shared();
+    let p = TestProxy::start(cluster, ProxySettings::default());
+    let known = scram_first(p.port, "postgres").await;
+    let unknown = scram_first(p.port, "no_such_user").await;
+    assert_eq!(known.0, 10);
+    assert_eq!(unknown.0, 10, "an unknown user is offered the same mechanism");
+    assert_eq!(
+        known,
+        scram_first(p.port, "postgres").await,
+        "a known user's salt is stable"
+    );
+    assert_eq!(
+        unknown,
+        scram_first(p.port, "no_such_user").await,
+        "an unknown user's salt is stable too"
+    );
+    assert_ne!(unknown, scram_first(p.port, "another_unknown").await);
+    let shape = |s: &str| s.split(',').map(|p| (p.len(), p.chars().next())).collect::<Vec<_>>();
+    assert_eq!(shape(&known.1), shape(&unknown.1), "{known:?} vs {unknown:?}");
+}
