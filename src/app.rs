@@ -55,6 +55,8 @@ pub struct Proxy {
     clients: AtomicUsize,
     /// Connections that have not finished logging in.
     logging_in: AtomicUsize,
+    /// Bytes of large client messages held whole, over all sessions.
+    buffered: AtomicUsize,
     catalogs: DashMap<String, Arc<LiveCatalog>>,
     refreshers: Mutex<Vec<(String, AbortHandle)>>,
 }
@@ -66,6 +68,16 @@ pub struct ClientGuard(Arc<Proxy>);
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         self.0.clients.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A share of the buffer budget, given back when dropped.
+#[derive(Debug)]
+pub struct BufferReservation(Arc<Proxy>, usize);
+
+impl Drop for BufferReservation {
+    fn drop(&mut self) {
+        self.0.buffered.fetch_sub(self.1, Ordering::Relaxed);
     }
 }
 
@@ -116,6 +128,7 @@ impl Proxy {
             paused,
             clients: AtomicUsize::new(0),
             logging_in: AtomicUsize::new(0),
+            buffered: AtomicUsize::new(0),
         });
         proxy.sync_catalogs();
         let config = proxy.config();
@@ -302,6 +315,30 @@ impl Proxy {
             summary.catalogs_refreshed += 1;
         }
         Ok(summary)
+    }
+
+    /// Reserves `bytes` of the budget for a client message held whole, or
+    /// `None` when that would pass `max_buffered_bytes`.
+    pub fn reserve_buffer(self: &Arc<Self>, bytes: usize) -> Option<BufferReservation> {
+        let limit = self.config().max_buffered_bytes;
+        let mut now = self.buffered.load(Ordering::Relaxed);
+        loop {
+            if now.saturating_add(bytes) > limit {
+                return None;
+            }
+            match self
+                .buffered
+                .compare_exchange_weak(now, now + bytes, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(BufferReservation(self.clone(), bytes)),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    /// Bytes of client messages held whole now.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered.load(Ordering::Relaxed)
     }
 
     /// Counts a connection that is logging in, or `None` when `limit` are.

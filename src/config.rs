@@ -55,6 +55,7 @@ struct FileConfig {
     log_level: Option<String>,
     max_client_connections: Option<usize>,
     max_message_size: Option<usize>,
+    max_buffered_bytes: Option<usize>,
     shutdown_timeout_secs: Option<u64>,
     client_login_timeout_secs: Option<u64>,
     max_login_connections: Option<usize>,
@@ -238,6 +239,8 @@ pub struct Config {
     pub max_client_connections: usize,
     /// Largest protocol message accepted from a peer.
     pub max_message_size: usize,
+    /// Bytes of client messages held whole at once, over all clients.
+    pub max_buffered_bytes: usize,
     /// How long running transactions may take to finish on shutdown.
     pub shutdown_timeout: Duration,
     /// A connection that has not logged in by then is closed.
@@ -501,6 +504,7 @@ impl Config {
             log_level: ov.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into()),
             max_client_connections: file.max_client_connections.unwrap_or(10_000),
             max_message_size: file.max_message_size.unwrap_or(256 << 20),
+            max_buffered_bytes: file.max_buffered_bytes.unwrap_or(512 << 20),
             shutdown_timeout: Duration::from_secs(file.shutdown_timeout_secs.unwrap_or(30)),
             client_login_timeout: Duration::from_secs(
                 ov.client_login_timeout_secs

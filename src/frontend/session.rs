@@ -63,6 +63,10 @@ use sql_prepare::SqlPrepared;
 /// How long a session's statement after its own DDL waits for the reload.
 const RELOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Client messages larger than this are relayed as they arrive where the
+/// protocol allows, and otherwise held within the buffer budget.
+const LARGE_MESSAGE: usize = 8 << 20;
+
 /// Stop reading from one side while this much is queued for the other.
 const HIGH_WATER: usize = 1 << 20;
 /// The settings `pg_settings` does not show, which `RESET ALL` leaves alone,
@@ -240,6 +244,10 @@ pub struct Session {
     standard_strings: bool,
     /// Extended-protocol messages went to the server since the last Sync.
     unsynced: bool,
+    /// Bytes of a large message still to relay as they arrive.
+    streaming: usize,
+    /// The budget held for a large message being read whole.
+    held: Option<crate::app::BufferReservation>,
     /// The server reported an error before the client's Sync arrived: it
     /// ignores the client's messages until that Sync.
     server_skips: bool,
@@ -320,6 +328,8 @@ impl Session {
             time_zone: String::new(),
             standard_strings: true,
             unsynced: false,
+            streaming: 0,
+            held: None,
             server_skips: false,
             ddl_hold: None,
             awaits_reload: false,
@@ -510,13 +520,89 @@ impl Session {
 
     async fn on_client_data(&mut self) -> Result<(), End> {
         loop {
+            if self.streaming > 0 {
+                // The rest of a message relayed as it arrives.
+                let n = self.streaming.min(self.client_in.len());
+                let part = self.client_in.split_to(n);
+                // A server lost meanwhile takes nothing more.
+                if self.server.is_some() {
+                    self.to_server.extend_from_slice(&part);
+                }
+                self.streaming -= n;
+                if self.streaming > 0 {
+                    return Ok(());
+                }
+                continue;
+            }
+            if let Some((tag, len)) = protocol::peek_header(&self.client_in) {
+                let whole = self.client_in.len() > len;
+                if len > LARGE_MESSAGE && len <= self.max_message && !whole && self.held.is_none() {
+                    if self.can_stream(tag) {
+                        self.start_streaming(tag, len).await?;
+                        continue;
+                    }
+                    // Held whole to be read: within the proxy's buffer budget.
+                    match self.proxy.reserve_buffer(len) {
+                        Some(r) => self.held = Some(r),
+                        None => {
+                            let msg = format!(
+                                "out of memory: a message of {len} bytes would pass the proxy's buffer budget (max_buffered_bytes)"
+                            );
+                            return Err(self.fatal("53200", &msg));
+                        }
+                    }
+                }
+            }
             let frame = match cut_frame(&mut self.client_in, self.max_message) {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(self.fatal("08P01", &frame_error_text(&e))),
             };
+            if self.held.take().is_some() && self.client_in.capacity() > LARGE_MESSAGE {
+                // Give the large allocation back once the message is handled.
+                self.client_in = BytesMut::from(&self.client_in[..]);
+            }
             self.on_client_frame(frame).await?;
         }
+    }
+
+    /// Whether a large message of this kind may be relayed as it arrives
+    /// (the proxy need not read it whole): a simple query, which then passes
+    /// through unread, or COPY data.
+    fn can_stream(&self, tag: u8) -> bool {
+        let plain = !self.transaction_lost() && !self.skip_to_sync && self.pending_error.is_none();
+        plain && (tag == b'Q' || (tag == b'd' && self.in_copy_in && self.server.is_some()))
+    }
+
+    /// Starts relaying a large message: its header and what has arrived go
+    /// now, the rest as it comes.
+    async fn start_streaming(&mut self, tag: u8, len: usize) -> Result<(), End> {
+        let head = self.client_in.split_to(self.client_in.len());
+        self.streaming = len + 1 - head.len();
+        if tag == b'd' {
+            self.to_server.extend_from_slice(&head);
+            return Ok(());
+        }
+        self.ensure_server().await?;
+        // Unread, it may do anything a statement can: assume the most.
+        if self.mode == PoolMode::Transaction {
+            self.discard_on_release = true;
+            self.capture_settings = true;
+        }
+        self.may_create = true;
+        self.ending = None;
+        self.sql_prepare_pending = None;
+        if let Some(live) = &self.catalog {
+            let catalog = live.snapshot();
+            self.observe_route(
+                &Route::Passthrough(PassReason::TooLarge),
+                "",
+                &catalog,
+                std::time::Duration::ZERO,
+            );
+        }
+        self.send(Expect::Query, &head);
+        Ok(())
     }
 
     fn fatal(&mut self, code: &str, message: &str) -> End {

@@ -35,6 +35,14 @@ pub enum FrameError {
     },
 }
 
+/// The tag and announced length of the frame at the front of `buf`, once
+/// its header has arrived (a bad length is left to [`cut_frame`]).
+pub fn peek_header(buf: &[u8]) -> Option<(u8, usize)> {
+    let head = buf.get(..5)?;
+    let len = i32::from_be_bytes([head[1], head[2], head[3], head[4]]);
+    Some((head[0], usize::try_from(len).ok().filter(|l| *l >= 4)?))
+}
+
 /// Cuts one tagged frame from the front of `buf`, or returns `None` when the
 /// buffer does not yet hold a whole frame. The announced length is checked
 /// against `max_len` before anything is reserved for it.

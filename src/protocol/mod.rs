@@ -7,7 +7,7 @@ pub mod codec;
 pub mod frame;
 
 pub use codec::*;
-pub use frame::{cut_frame, cut_startup, Frame, FrameError};
+pub use frame::{cut_frame, cut_startup, peek_header, Frame, FrameError};
 
 /// Protocol version 3.0 as sent in a StartupMessage.
 pub const PROTOCOL_3_0: u32 = 196_608;

@@ -140,6 +140,8 @@ pub enum PassReason {
     /// An INSERT row no child accepts, left to PostgreSQL (`on_unmatched =
     /// "forward"`, the default).
     NoChild,
+    /// A message so large it was relayed as it arrived, not held to be read.
+    TooLarge,
 }
 
 impl PassReason {
@@ -172,6 +174,7 @@ impl PassReason {
             PassReason::InsertKeyUnknown => "insert_key_unknown",
             PassReason::CatalogStale => "catalog_stale",
             PassReason::NoChild => "no_child",
+            PassReason::TooLarge => "too_large",
         }
     }
 }

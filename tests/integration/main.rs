@@ -14,6 +14,7 @@ mod freshness;
 mod hostile;
 mod limits;
 mod malformed;
+mod memory;
 mod observability;
 mod oracle;
 mod pipeline;
