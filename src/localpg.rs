@@ -7,7 +7,25 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// A free TCP port on the loopback interface.
+/// A port nobody listens on now, handed out once per process. Ports come
+/// from below Linux's ephemeral range (so outgoing connections, which take
+/// ephemeral ports, never hold one) starting at a per-process offset, so
+/// concurrent tests and processes do not pick the same one.
 pub fn free_port() -> std::io::Result<u16> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 15_000;
+    const SPAN: u32 = 17_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+        let offset = (std::process::id().wrapping_mul(7919)) % SPAN;
+        let _ = NEXT.compare_exchange(u32::MAX, offset, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     TcpListener::bind("127.0.0.1:0")?.local_addr().map(|a| a.port())
 }
 
