@@ -2,7 +2,7 @@
 //! between the client and the server it currently holds, keeps the queue of
 //! responses it expects, and lends and returns server connections.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -53,11 +53,13 @@ mod lost;
 mod merge;
 mod observe;
 mod plans;
+mod replies;
 mod sql_prepare;
 use lost::LostTransaction;
 use merge::MergedInsert;
 pub(super) use observe::Observed;
 use plans::{BindRoute, PortalPlan};
+use replies::{Expect, ReplyQueue};
 use sql_prepare::SqlPrepared;
 
 /// How long a session's statement after its own DDL waits for the reload.
@@ -87,67 +89,6 @@ fn capture_settings_sql(login: &str) -> String {
          UNION ALL SELECT 'role', pg_catalog.current_setting('role') WHERE pg_catalog.current_setting('role') <> 'none'",
         login = protocol::quote_literal(login)
     )
-}
-
-/// Whether the server's answer to this ends with ReadyForQuery.
-fn ends_unit(e: &Expect) -> bool {
-    matches!(e, Expect::Sync | Expect::Query | Expect::MergedInsert(_))
-}
-
-/// What the server will answer next, in order, for messages already sent.
-#[derive(Debug)]
-enum Expect {
-    /// Parse; `server_name` is set when the proxy named the statement.
-    Parse {
-        forward: bool,
-        server_name: Option<Arc<str>>,
-    },
-    Bind,
-    Describe,
-    Execute,
-    Close,
-    Sync,
-    /// Simple Query or FunctionCall: everything up to ReadyForQuery.
-    Query,
-    /// A routed INSERT split into one statement per child: their command
-    /// tags are summed into one, or dropped if any statement fails.
-    MergedInsert(Box<MergedInsert>),
-    /// The client's Execute of a split INSERT's portal, run as one
-    /// Bind/Execute/Close per part; replies merged as for `MergedInsert`.
-    SplitExecute(Box<MergedInsert>),
-    /// A reply to a message of the proxy's own that the client must not see.
-    Hidden(u8),
-    /// The proxy's own SQL PREPARE of a routed variant under this name: its
-    /// whole reply is dropped.
-    HiddenPrepare(Arc<str>),
-    /// A reply the proxy produces itself once everything before it was answered.
-    Synthetic(Bytes),
-    /// Marks where the client ended a COPY (CopyDone/CopyFail) before the
-    /// server confirmed entering copy-in mode; it gets no reply.
-    CopyEnd,
-}
-
-impl Expect {
-    fn forwards(&self) -> bool {
-        !matches!(
-            self,
-            Expect::Parse { forward: false, .. } | Expect::Hidden(_) | Expect::HiddenPrepare(_)
-        )
-    }
-
-    /// Whether a server message with `tag` completes this expectation.
-    fn ends_with(&self, tag: u8) -> bool {
-        match self {
-            Expect::Parse { .. } => tag == b'1',
-            Expect::Bind => tag == b'2',
-            Expect::Close => tag == b'3',
-            Expect::Describe => tag == b'T' || tag == b'n',
-            Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Expect::Sync | Expect::Query | Expect::MergedInsert(_) | Expect::HiddenPrepare(_) => tag == b'Z',
-            Expect::Hidden(t) => tag == *t,
-            Expect::SplitExecute(_) | Expect::Synthetic(_) | Expect::CopyEnd => false,
-        }
-    }
 }
 
 /// A prepared statement that names a parent: what routing a Bind needs.
@@ -197,7 +138,7 @@ pub struct Session {
     /// When the client last sent something.
     last_heard: Instant,
     server: Option<Checkout>,
-    expect: VecDeque<Expect>,
+    expect: ReplyQueue,
     /// Client statement name → shared statement (transaction mode only).
     statements: HashMap<String, Arc<Statement>>,
     /// Client statement name ("" for the unnamed one) → its text, for
@@ -242,15 +183,10 @@ pub struct Session {
     time_zone: String,
     /// `standard_conforming_strings` as the server reports it.
     standard_strings: bool,
-    /// Extended-protocol messages went to the server since the last Sync.
-    unsynced: bool,
     /// Bytes of a large message still to relay as they arrive.
     streaming: usize,
     /// The budget held for a large message being read whole.
     held: Option<crate::app::BufferReservation>,
-    /// The server reported an error before the client's Sync arrived: it
-    /// ignores the client's messages until that Sync.
-    server_skips: bool,
     /// Held from DDL this session ran until its transaction ends.
     ddl_hold: Option<crate::catalog::live::DdlHold>,
     /// This session's DDL ended: its next statement waits for the reload.
@@ -303,7 +239,7 @@ impl Session {
             to_server: BytesMut::with_capacity(8 * 1024),
             max_message: io.max_message,
             server: None,
-            expect: VecDeque::new(),
+            expect: ReplyQueue::default(),
             statements: HashMap::new(),
             routable: HashMap::new(),
             desired,
@@ -327,10 +263,8 @@ impl Session {
             user,
             time_zone: String::new(),
             standard_strings: true,
-            unsynced: false,
             streaming: 0,
             held: None,
-            server_skips: false,
             ddl_hold: None,
             awaits_reload: false,
             may_create: false,
@@ -511,7 +445,7 @@ impl Session {
             && (self.status == b'I' || self.server.is_none())
             && self.to_server.is_empty()
             && !self.in_copy_in
-            && !(self.unsynced && self.server.is_some())
+            && !(self.expect.unsynced() && self.server.is_some())
     }
 
     fn renames_statements(&self) -> bool {
@@ -671,7 +605,7 @@ impl Session {
                         if self.in_copy_in {
                             self.in_copy_in = false;
                         } else {
-                            self.expect.push_back(Expect::CopyEnd);
+                            self.expect.copy_end();
                         }
                     }
                 }
@@ -689,35 +623,8 @@ impl Session {
         if self.expect.is_empty() {
             self.observe_unit_sent();
         }
-        // Extended-protocol messages open an implicit transaction block on
-        // the server that only a Sync closes: until then the server is the
-        // client's, however early its replies arrive.
-        match expect {
-            Expect::Sync => self.unsynced = false,
-            Expect::Parse { .. }
-            | Expect::Bind
-            | Expect::Describe
-            | Expect::Execute
-            | Expect::Close
-            | Expect::SplitExecute(_)
-            | Expect::Hidden(_) => self.unsynced = true,
-            _ => {}
-        }
         self.to_server.extend_from_slice(bytes);
-        self.expecting(expect);
-    }
-
-    /// Queues what the server will answer to a message just sent. While the
-    /// server skips the rest of a failed batch (an error came back before
-    /// the client's Sync was sent), it answers nothing but that Sync.
-    fn expecting(&mut self, expect: Expect) {
-        if self.server_skips {
-            if !matches!(expect, Expect::Sync) {
-                return;
-            }
-            self.server_skips = false;
-        }
-        self.expect.push_back(expect);
+        self.expect.push(expect);
     }
 
     /// Queues a reply of the proxy's own, delivered in order after earlier replies.
@@ -728,15 +635,7 @@ impl Session {
     }
 
     fn synthetic_bytes(&mut self, bytes: Bytes) {
-        if self.server_skips {
-            // PostgreSQL answers nothing before the failed batch's Sync.
-            return;
-        }
-        if self.expect.is_empty() {
-            self.to_client.extend_from_slice(&bytes);
-        } else {
-            self.expect.push_back(Expect::Synthetic(bytes));
-        }
+        self.expect.synthetic(bytes, &mut self.to_client);
     }
 
     /// The role `$user` stands for: a role or session authorization the
@@ -1198,7 +1097,7 @@ impl Session {
                     b'Z' => {
                         self.status = frame.body().first().copied().unwrap_or(b'I');
                         if forward {
-                            let more = self.expect.iter().filter(|e| ends_unit(e)).count() > 1;
+                            let more = self.expect.units() > 1;
                             self.observe_ready(self.status, more);
                         }
                         self.ending = None;
@@ -1223,9 +1122,7 @@ impl Session {
                     }
                     _ => {}
                 }
-                if self.expect.front().is_some_and(|e| e.ends_with(tag)) {
-                    self.expect.pop_front();
-                }
+                self.expect.complete(tag);
             }
         }
         self.emit_synthetic();
@@ -1259,20 +1156,9 @@ impl Session {
             Some(_) => {
                 // Extended protocol: the server skips everything up to Sync,
                 // messages the client has not sent yet included.
-                self.server_skips = true;
-                while let Some(e) = self.expect.front() {
-                    if matches!(e, Expect::Sync) {
-                        self.server_skips = false;
-                        break;
-                    }
-                    if let Some(Expect::Parse {
-                        server_name: Some(name),
-                        ..
-                    }) = self.expect.pop_front()
-                    {
-                        if let Some(co) = self.server.as_mut() {
-                            co.conn.prepared.remove(&name);
-                        }
+                for name in self.expect.skip_to_sync() {
+                    if let Some(co) = self.server.as_mut() {
+                        co.conn.prepared.remove(&name);
                     }
                 }
             }
@@ -1281,30 +1167,15 @@ impl Session {
     }
 
     fn emit_synthetic(&mut self) {
-        while let Some(Expect::Synthetic(_) | Expect::CopyEnd) = self.expect.front() {
-            if let Some(Expect::Synthetic(bytes)) = self.expect.pop_front() {
-                self.to_client.extend_from_slice(&bytes);
-            }
-        }
+        self.expect.emit_synthetic(&mut self.to_client);
     }
 
     /// The server entered copy-in mode for the statement at the head of the
     /// queue: it will ignore every Sync the client sends before ending the copy.
     fn enter_copy_in(&mut self) {
-        let mut i = 1;
-        while i < self.expect.len() {
-            match self.expect[i] {
-                Expect::CopyEnd => {
-                    self.expect.remove(i);
-                    return;
-                }
-                Expect::Sync => {
-                    self.expect.remove(i);
-                }
-                _ => i += 1,
-            }
+        if self.expect.enter_copy_in() {
+            self.in_copy_in = true;
         }
-        self.in_copy_in = true;
     }
 
     /// The server connection failed: tell a client that was waiting on it,
@@ -1314,9 +1185,6 @@ impl Session {
         let Some(_dead) = self.server.take() else {
             return;
         };
-        // Its open extended-protocol batch died with it.
-        self.unsynced = false;
-        self.server_skips = false;
         self.cancel.slot.set(None);
         self.observe_server_gone();
         let (code, msg) = self.server_dying.take().unwrap_or_else(|| {
@@ -1329,8 +1197,8 @@ impl Session {
         // the session answers as a failed transaction until the client ends it.
         let mut status = if self.status == b'I' { b'I' } else { b'E' };
         let ending = self.ending.take();
-        let units = self.expect.iter().filter(|e| ends_unit(e)).count();
-        if units == 1 && ending.is_some() && self.expect.back().is_some_and(ends_unit) {
+        let units = self.expect.units();
+        if units == 1 && ending.is_some() && self.expect.back().is_some_and(Expect::ends_unit) {
             // The client was ending its transaction, so it is over either way:
             // a ROLLBACK has its wish; a COMMIT gets the error (its outcome
             // is unknown to the proxy, exactly as on a direct connection).
@@ -1361,7 +1229,7 @@ impl Session {
             }
             // Messages sent since the last Sync: the client's Sync is still to
             // come, and nothing before it may run on the next server.
-            if !self.expect.back().is_some_and(ends_unit) {
+            if !self.expect.back().is_some_and(Expect::ends_unit) {
                 if units > 0 {
                     protocol::put_error(&mut self.to_client, Severity::Error, not_run.0, not_run.1);
                 }

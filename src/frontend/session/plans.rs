@@ -253,14 +253,13 @@ impl Session {
                 protocol::put_bind(&mut out, REFUSAL, REFUSAL, &[0, 0, 0, 0, 0, 0]);
                 protocol::put_execute(&mut out, REFUSAL);
                 self.to_server.extend_from_slice(&out);
-                self.unsynced = true;
                 for e in [
                     Expect::Hidden(b'3'),
                     Expect::Hidden(b'1'),
                     Expect::Hidden(b'2'),
                     Expect::Execute,
                 ] {
-                    self.expecting(e);
+                    self.expect.push(e);
                 }
             }
             PortalPlan::Spent => {
