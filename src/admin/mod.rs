@@ -54,7 +54,7 @@ impl Console {
             protocol::put_parameter_status(out, k, v);
         }
         protocol::put_backend_key_data(out, 0, 0);
-        protocol::put_ready_for_query(out, b'I');
+        protocol::put_ready_for_query(out, protocol::TransactionStatus::Idle);
         if let Err(e) = self.serve().await {
             tracing::debug!(error = %e, "admin console connection ended");
         }
@@ -102,7 +102,7 @@ impl Console {
                 b'Q' => {
                     let sql = protocol::decode_query(frame.body()).unwrap_or_default().to_owned();
                     let stop = self.answer(&sql).await;
-                    protocol::put_ready_for_query(&mut self.io.wbuf, b'I');
+                    protocol::put_ready_for_query(&mut self.io.wbuf, protocol::TransactionStatus::Idle);
                     if stop {
                         self.io.stream.write_all(&self.io.wbuf).await?;
                         return Ok(());
@@ -110,7 +110,7 @@ impl Console {
                 }
                 b'S' => {
                     skip_to_sync = false;
-                    protocol::put_ready_for_query(&mut self.io.wbuf, b'I');
+                    protocol::put_ready_for_query(&mut self.io.wbuf, protocol::TransactionStatus::Idle);
                 }
                 b'X' => return Ok(()),
                 b'P' | b'B' | b'E' | b'D' | b'C' | b'H' | b'F' => {

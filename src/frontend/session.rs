@@ -2,6 +2,7 @@
 //! between the client and the server it currently holds, keeps the queue of
 //! responses it expects, and lends and returns server connections.
 
+use crate::protocol::TransactionStatus;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -147,7 +148,7 @@ pub struct Session {
     /// Session settings the client's backend must have.
     desired: BTreeMap<String, String>,
     /// Transaction status from the last ReadyForQuery.
-    status: u8,
+    status: TransactionStatus,
     /// The client changed settings: read them back before releasing the server.
     capture_settings: bool,
     /// The client created state that cannot follow it: DISCARD ALL on release.
@@ -243,7 +244,7 @@ impl Session {
             statements: HashMap::new(),
             routable: HashMap::new(),
             desired,
-            status: b'I',
+            status: TransactionStatus::Idle,
             capture_settings: false,
             discard_on_release: false,
             server_dying: None,
@@ -307,7 +308,7 @@ impl Session {
             self.standard_strings = v != "off";
         }
         protocol::put_backend_key_data(&mut self.to_client, self.cancel.pid, self.cancel.secret);
-        protocol::put_ready_for_query(&mut self.to_client, b'I');
+        protocol::put_ready_for_query(&mut self.to_client, TransactionStatus::Idle);
         if self.mode == PoolMode::Transaction {
             self.release_server().await;
         }
@@ -353,7 +354,7 @@ impl Session {
                 // Idle: nothing outstanding, waiting for the client.
                 let idle_limit = match self.expect.is_empty() && !self.in_copy_in {
                     false => None,
-                    true if self.status == b'I' => self.client_idle_timeout,
+                    true if self.status.is_idle() => self.client_idle_timeout,
                     true => self.idle_transaction_timeout,
                 };
                 let idle_deadline = idle_limit.map(|d| tokio::time::Instant::from_std(self.last_heard + d));
@@ -398,7 +399,7 @@ impl Session {
                 }
                 Event::IdleTimeout => {
                     let (code, msg) = match self.status {
-                        b'I' => ("57P05", "terminating connection due to idle-session timeout"),
+                        TransactionStatus::Idle => ("57P05", "terminating connection due to idle-session timeout"),
                         _ => ("25P03", "terminating connection due to idle-in-transaction timeout"),
                     };
                     protocol::put_error(&mut self.to_client, Severity::Fatal, code, msg);
@@ -442,7 +443,7 @@ impl Session {
     fn is_idle(&self) -> bool {
         // A lost transaction holds nothing: shutdown need not wait for its end.
         self.expect.is_empty()
-            && (self.status == b'I' || self.server.is_none())
+            && (self.status.is_idle() || self.server.is_none())
             && self.to_server.is_empty()
             && !self.in_copy_in
             && !(self.expect.unsynced() && self.server.is_some())
@@ -566,7 +567,7 @@ impl Session {
                     self.scan_sql(frame.body());
                 }
                 self.note_creating_sql(frame.body());
-                if self.status != b'I' {
+                if !self.status.is_idle() {
                     self.ending = protocol::decode_query(frame.body()).and_then(transaction_end);
                 }
                 self.sql_prepare_pending = None;
@@ -580,9 +581,9 @@ impl Session {
             b'C' => self.client_close(frame).await?,
             b'S' if self.in_copy_in => self.to_server.extend_from_slice(&frame.bytes),
             b'S' => {
-                if self.server.is_none() && self.expect.is_empty() && self.status == b'I' {
+                if self.server.is_none() && self.expect.is_empty() && self.status.is_idle() {
                     // Nothing outstanding and no transaction: answer without a server.
-                    protocol::put_ready_for_query(&mut self.to_client, b'I');
+                    protocol::put_ready_for_query(&mut self.to_client, TransactionStatus::Idle);
                 } else {
                     self.ensure_server().await?;
                     self.send(Expect::Sync, &frame.bytes);
@@ -1095,13 +1096,13 @@ impl Session {
                 match tag {
                     b'G' => self.enter_copy_in(),
                     b'Z' => {
-                        self.status = frame.body().first().copied().unwrap_or(b'I');
+                        self.status = TransactionStatus::from_byte(frame.body().first().copied());
                         if forward {
                             let more = self.expect.units() > 1;
                             self.observe_ready(self.status, more);
                         }
                         self.ending = None;
-                        if self.status == b'I' {
+                        if self.status.is_idle() {
                             // The DDL is committed or rolled back: reload,
                             // and route the next statement by the new catalog.
                             if self.ddl_hold.take().is_some() {
@@ -1109,11 +1110,11 @@ impl Session {
                             }
                             self.may_create = false;
                         }
-                        if self.status == b'I' && !self.portal_plans.is_empty() {
+                        if self.status.is_idle() && !self.portal_plans.is_empty() {
                             // Every portal ends with its transaction.
                             self.portal_plans.clear();
                         }
-                        tracing::trace!(status = %(self.status as char), expect = ?self.expect, "ready for query");
+                        tracing::trace!(status = ?self.status, expect = ?self.expect, "ready for query");
                     }
                     b'C' => {
                         // Session mode needs SETs noted too: the router reads search_path.
@@ -1195,14 +1196,18 @@ impl Session {
         });
         // Inside a transaction block the client's work is gone with the server:
         // the session answers as a failed transaction until the client ends it.
-        let mut status = if self.status == b'I' { b'I' } else { b'E' };
+        let mut status = if self.status.is_idle() {
+            TransactionStatus::Idle
+        } else {
+            TransactionStatus::Failed
+        };
         let ending = self.ending.take();
         let units = self.expect.units();
         if units == 1 && ending.is_some() && self.expect.back().is_some_and(Expect::ends_unit) {
             // The client was ending its transaction, so it is over either way:
             // a ROLLBACK has its wish; a COMMIT gets the error (its outcome
             // is unknown to the proxy, exactly as on a direct connection).
-            status = b'I';
+            status = TransactionStatus::Idle;
             if ending == Some(TransactionEnd::Rollback) {
                 protocol::put_command_complete(&mut self.to_client, "ROLLBACK");
             } else {
@@ -1213,7 +1218,7 @@ impl Session {
             protocol::put_error(&mut self.to_client, Severity::Error, &code, &msg);
             // Every pipelined query or Sync still waits for its ReadyForQuery;
             // those after the first never ran.
-            let not_run = if status == b'E' {
+            let not_run = if status == TransactionStatus::Failed {
                 lost::ABORTED
             } else {
                 (
@@ -1235,10 +1240,10 @@ impl Session {
                 }
                 self.skip_to_sync = true;
             }
-        } else if status != b'I' || self.mode == PoolMode::Session {
+        } else if !status.is_idle() || self.mode == PoolMode::Session {
             self.pending_error = Some((code.clone(), msg.clone()));
         }
-        if status == b'E' {
+        if status == TransactionStatus::Failed {
             self.lose_transaction((code, msg));
         }
         self.expect.clear();
@@ -1359,7 +1364,7 @@ impl Session {
             // server abort it and roll back.
             return;
         }
-        if self.status != b'I' && co.conn.internal_query("ROLLBACK").await.is_err() {
+        if !self.status.is_idle() && co.conn.internal_query("ROLLBACK").await.is_err() {
             return;
         }
         let reset = if self.mode == PoolMode::Session || self.discard_on_release {

@@ -335,10 +335,46 @@ pub fn put_backend_key_data(buf: &mut BytesMut, pid: u32, secret: u32) {
 }
 
 /// Appends ReadyForQuery with the transaction status byte.
-pub fn put_ready_for_query(buf: &mut BytesMut, status: u8) {
+pub fn put_ready_for_query(buf: &mut BytesMut, status: TransactionStatus) {
     let at = begin(buf, b'Z');
-    buf.put_u8(status);
+    buf.put_u8(status.byte());
     finish(buf, at);
+}
+
+/// Where a session stands, as ReadyForQuery reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// `I`: outside a transaction block.
+    Idle,
+    /// `T`: inside one.
+    InBlock,
+    /// `E`: inside a failed one (statements fail until it ends).
+    Failed,
+}
+
+impl TransactionStatus {
+    /// The status a ReadyForQuery body reports (an unknown byte reads as idle).
+    pub fn from_byte(b: Option<u8>) -> TransactionStatus {
+        match b {
+            Some(b'T') => TransactionStatus::InBlock,
+            Some(b'E') => TransactionStatus::Failed,
+            _ => TransactionStatus::Idle,
+        }
+    }
+
+    /// The byte on the wire.
+    pub fn byte(self) -> u8 {
+        match self {
+            TransactionStatus::Idle => b'I',
+            TransactionStatus::InBlock => b'T',
+            TransactionStatus::Failed => b'E',
+        }
+    }
+
+    /// True outside a transaction block.
+    pub fn is_idle(self) -> bool {
+        self == TransactionStatus::Idle
+    }
 }
 
 /// Appends a body-less message such as ParseComplete (`1`) or CloseComplete (`3`).

@@ -7,6 +7,7 @@
 //! would run (and commit) outside the transaction it believes it is in, and a
 //! COMMIT would report success for writes that were lost.
 
+use crate::protocol::TransactionStatus;
 use std::collections::HashMap;
 
 use super::{End, Session};
@@ -34,7 +35,7 @@ impl Session {
     /// The client's transaction died with its server: the server is gone
     /// while the client was inside a transaction block.
     pub(super) fn transaction_lost(&self) -> bool {
-        self.server.is_none() && self.status != b'I'
+        self.server.is_none() && !self.status.is_idle()
     }
 
     /// Notes that the client's transaction died with its server for `reason`.
@@ -153,7 +154,7 @@ impl Session {
     /// Returns whether it succeeded.
     fn end_lost_transaction(&mut self, end: TransactionEnd) -> bool {
         let reason = self.pending_error.take().or_else(|| self.lost.reason.take());
-        self.status = b'I';
+        self.status = TransactionStatus::Idle;
         self.lost = LostTransaction::default();
         match (end, reason) {
             (TransactionEnd::Commit, Some((code, msg))) => {

@@ -1,6 +1,7 @@
 //! What a session reports about itself: routing decisions, queries and
 //! transactions, bytes, and its state for `SHOW CLIENTS`.
 
+use crate::protocol::TransactionStatus;
 use std::time::{Duration, Instant};
 
 use super::Session;
@@ -64,10 +65,10 @@ impl Session {
 
     /// A ReadyForQuery reached the client: one query answered, and a
     /// transaction finished when the status is idle.
-    pub(super) fn observe_ready(&mut self, status: u8, more_pending: bool) {
+    pub(super) fn observe_ready(&mut self, status: TransactionStatus, more_pending: bool) {
         let m = &self.observed.pool;
         m.queries.inc();
-        if status == b'I' {
+        if status.is_idle() {
             m.transactions.inc();
         }
         if let Some(started) = self.observed.query_started.take() {
