@@ -12,9 +12,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
 
-use crate::app::Proxy;
 use crate::config::{Config, Overrides, PoolMode};
 use crate::localpg::{ClusterOptions, LocalCluster};
+use crate::proxy::Proxy;
 
 /// Options of `partproxy demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -339,7 +339,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), String> {
     };
     let status_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
     let proxy = Proxy::new(config, None);
-    let serving = tokio::spawn(proxy.clone().run(listener, metrics_listener));
+    let serving = tokio::spawn(crate::app::serve(proxy.clone(), listener, metrics_listener));
     let proxied = connect(proxy_port).await?;
     let catalog = proxy.catalog(DATABASE).map(|c| c.snapshot()).unwrap_or_default();
     println!(

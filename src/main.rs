@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use partproxy::app::{ConfigSource, Proxy};
 use partproxy::config::{Config, Overrides, PoolMode};
+use partproxy::proxy::{ConfigSource, Proxy};
 use tracing_subscriber::EnvFilter;
 
 /// A PostgreSQL wire-protocol proxy with connection pooling.
@@ -235,13 +235,7 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config, source: Option<ConfigSource>) -> ExitCode {
     partproxy::app::raise_open_file_limit();
-    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("partproxy: cannot listen on {}: {e}", config.listen);
-            return ExitCode::FAILURE;
-        }
-    };
+    // Metrics first: once clients can connect, the metrics answer too.
     let metrics_listener = match &config.metrics_listen {
         Some(addr) => match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => Some(l),
@@ -251,6 +245,13 @@ async fn serve(config: Config, source: Option<ConfigSource>) -> ExitCode {
             }
         },
         None => None,
+    };
+    let listener = match tokio::net::TcpListener::bind(&config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("partproxy: cannot listen on {}: {e}", config.listen);
+            return ExitCode::FAILURE;
+        }
     };
     tracing::info!(
         listen = %config.listen,
@@ -278,6 +279,6 @@ async fn serve(config: Config, source: Option<ConfigSource>) -> ExitCode {
         }
     };
     tokio::spawn(signals);
-    proxy.run(listener, metrics_listener).await;
+    partproxy::app::serve(proxy, listener, metrics_listener).await;
     ExitCode::SUCCESS
 }

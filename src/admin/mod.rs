@@ -10,27 +10,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
-use crate::app::{ClientGuard, Proxy};
+use crate::client_conn::{frame_error_text, ClientConn, ClientStream};
 use crate::clients::Registered;
-use crate::frontend::ClientIo;
-use crate::protocol::{self, cut_frame, Severity};
+use crate::protocol::{self, cut_frame, ClientTag, Severity};
+use crate::proxy::{ClientGuard, Proxy};
 
 pub use commands::{parse_command, Command};
 pub use show::ResultSet;
 
 /// One admin connection.
-pub struct Console {
+pub struct Console<S> {
     proxy: Arc<Proxy>,
-    io: ClientIo,
+    io: ClientConn<S>,
     _guard: ClientGuard,
     _registered: Registered,
 }
 
-impl Console {
+impl<S: ClientStream> Console<S> {
     /// A console for an authenticated admin user.
-    pub fn new(proxy: Arc<Proxy>, io: ClientIo, guard: ClientGuard, registered: Registered) -> Console {
+    pub fn new(proxy: Arc<Proxy>, io: ClientConn<S>, guard: ClientGuard, registered: Registered) -> Console<S> {
         Console {
             proxy,
             io,
@@ -64,16 +64,13 @@ impl Console {
         let mut shutdown = self.proxy.shutdown_signal();
         let mut skip_to_sync = false;
         loop {
-            if !self.io.wbuf.is_empty() {
-                self.io.stream.write_all(&self.io.wbuf).await?;
-                self.io.wbuf.clear();
-            }
+            self.flush().await?;
             let frame = loop {
                 match cut_frame(&mut self.io.rbuf, self.io.max_message) {
                     Ok(Some(f)) => break f,
                     Ok(None) => {}
                     Err(e) => {
-                        let msg = crate::frontend::frame_error_text(&e);
+                        let msg = frame_error_text(&e);
                         return self.fatal("08P01", &msg).await;
                     }
                 }
@@ -98,22 +95,27 @@ impl Console {
                     }
                 }
             };
-            match frame.tag {
-                b'Q' => {
+            match frame.client_tag() {
+                ClientTag::Query => {
                     let sql = protocol::decode_query(frame.body()).unwrap_or_default().to_owned();
                     let stop = self.answer(&sql).await;
                     protocol::put_ready_for_query(&mut self.io.wbuf, protocol::TransactionStatus::Idle);
                     if stop {
-                        self.io.stream.write_all(&self.io.wbuf).await?;
-                        return Ok(());
+                        return self.flush().await;
                     }
                 }
-                b'S' => {
+                ClientTag::Sync => {
                     skip_to_sync = false;
                     protocol::put_ready_for_query(&mut self.io.wbuf, protocol::TransactionStatus::Idle);
                 }
-                b'X' => return Ok(()),
-                b'P' | b'B' | b'E' | b'D' | b'C' | b'H' | b'F' => {
+                ClientTag::Terminate => return Ok(()),
+                ClientTag::Parse
+                | ClientTag::Bind
+                | ClientTag::Execute
+                | ClientTag::Describe
+                | ClientTag::Close
+                | ClientTag::Flush
+                | ClientTag::FunctionCall => {
                     if !skip_to_sync {
                         skip_to_sync = true;
                         protocol::put_error(
@@ -124,8 +126,8 @@ impl Console {
                         );
                     }
                 }
-                tag => {
-                    let msg = format!("invalid frontend message type {tag}");
+                _ => {
+                    let msg = format!("invalid frontend message type {}", frame.tag);
                     return self.fatal("08P01", &msg).await;
                 }
             }
@@ -134,7 +136,11 @@ impl Console {
 
     async fn fatal(&mut self, code: &str, message: &str) -> std::io::Result<()> {
         protocol::put_error(&mut self.io.wbuf, Severity::Fatal, code, message);
-        self.io.stream.write_all(&self.io.wbuf).await
+        self.flush().await
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.io.flush().await
     }
 
     /// Answers one query string; true when the connection should close.

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use super::commands::Show;
-use crate::app::Proxy;
 use crate::catalog::{TableName, TableRule};
 use crate::clients::{now_ms, ClientState};
 use crate::metrics::summary::{routes_by_parent, stats_by_database};
+use crate::proxy::Proxy;
 
 /// Columns and rows of one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

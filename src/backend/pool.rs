@@ -11,7 +11,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn::{BackendError, BackendTarget, ServerConn};
 use crate::config::PoolSettings;
-use crate::metrics::PoolMetrics;
+use prometheus::{Histogram, IntCounter};
 
 /// Why a checkout failed.
 #[derive(Debug, thiserror::Error)]
@@ -256,4 +256,27 @@ impl Pool {
             }
         }
     }
+}
+
+/// One pool's counters (gauges are sampled from the pool at scrape time).
+#[derive(Debug, Clone)]
+pub struct PoolMetrics {
+    /// Time waited for a server.
+    pub wait: Histogram,
+    /// Servers lent.
+    pub checkouts: IntCounter,
+    /// Failed connects.
+    pub connect_errors: IntCounter,
+    /// Resets on release.
+    pub resets: IntCounter,
+    /// ReadyForQuery answers.
+    pub queries: IntCounter,
+    /// ReadyForQuery 'I' answers.
+    pub transactions: IntCounter,
+    /// Query durations.
+    pub query_duration: Histogram,
+    /// Bytes from clients.
+    pub bytes_received: IntCounter,
+    /// Bytes to clients.
+    pub bytes_sent: IntCounter,
 }

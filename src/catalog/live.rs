@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use super::load::{self, LoadError};
 use super::{Catalog, TableRule};
 use crate::backend::BackendTarget;
-use crate::metrics::CatalogMetrics;
+use prometheus::{Histogram, IntCounter, IntGauge};
 
 /// The channel the DDL hook notifies.
 pub const HOOK_CHANNEL: &str = "partproxy_ddl";
@@ -282,6 +282,21 @@ impl LiveCatalog {
             }
         }
     }
+}
+
+/// One database's catalog metrics.
+#[derive(Debug, Clone)]
+pub struct CatalogMetrics {
+    /// Successful loads.
+    pub refreshes: IntCounter,
+    /// Failed loads.
+    pub failures: IntCounter,
+    /// Load time.
+    pub duration: Histogram,
+    /// Parents known.
+    pub parents: IntGauge,
+    /// Children known.
+    pub children: IntGauge,
 }
 
 #[cfg(test)]

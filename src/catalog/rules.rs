@@ -41,7 +41,7 @@ impl TableRule {
         if parser.peek_token().token != sqlparser::tokenizer::Token::EOF {
             return None;
         }
-        let parts = crate::router::name_parts(&name)?;
+        let parts = crate::names::name_parts(&name)?;
         match parts.as_slice() {
             [name] => Some(TableName {
                 schema: "public".into(),

@@ -3,82 +3,58 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use rand::RngCore;
 
-use super::{ClientError, ClientIo, Session};
-use crate::app::Proxy;
+use super::session::{ClientInfo, Observed, Session};
 use crate::auth::{self, Secret};
+use crate::client_conn::{ClientConn, ClientError, ClientStream};
 use crate::config::{AuthMethod, User};
-use crate::protocol;
+use crate::protocol::{self, StartupPacket};
+use crate::proxy::Proxy;
 
 /// Startup parameters that are not session settings.
 const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
 
 /// A client past startup.
-pub enum Connected {
+pub(crate) enum Connected<S> {
     /// A session on a configured database.
-    Session(Box<Session>),
+    Session(Box<Session<S>>),
     /// The admin console.
-    Admin(crate::admin::Console),
+    Admin(crate::admin::Console<S>),
 }
 
 /// Runs the startup phase. Returns the ready session, or `None` when the
 /// connection was a cancel request or was refused with a FATAL error.
-pub async fn handshake(
+pub(crate) async fn handshake<S: ClientStream>(
     proxy: &Arc<Proxy>,
-    mut io: ClientIo,
+    mut io: ClientConn<S>,
     peer: std::net::SocketAddr,
-) -> Result<Option<Connected>, ClientError> {
-    let body = loop {
+) -> Result<Option<Connected<S>>, ClientError> {
+    let (minor, params) = loop {
         let body = io.read_startup().await?;
-        let Some(code) = protocol::startup_code(&body) else {
-            return Err(io.fatal("08P01", "invalid startup packet layout").await);
-        };
-        match code {
-            protocol::SSL_REQUEST_CODE | protocol::GSSENC_REQUEST_CODE => {
+        match StartupPacket::decode(&body) {
+            Ok(StartupPacket::SslRequest | StartupPacket::GssEncRequest) => {
                 io.wbuf.extend_from_slice(b"N");
                 io.flush().await?;
             }
-            protocol::CANCEL_REQUEST_CODE => {
-                let mut b = &body[4..];
-                if b.len() == 8 {
-                    let (pid, secret) = (b.get_u32(), b.get_u32());
-                    proxy.cancels.cancel(pid, secret).await;
-                }
+            Ok(StartupPacket::Cancel { pid, secret }) => {
+                proxy.cancels.cancel(pid, secret).await;
                 return Ok(None);
             }
-            c if c >> 16 == 3 => {
-                if c & 0xffff != 0 {
-                    // Newer minor version requested: tell the client we speak 3.0.
-                    let mut msg = BytesMut::new();
-                    msg.extend_from_slice(b"v");
-                    msg.extend_from_slice(&12i32.to_be_bytes());
-                    msg.extend_from_slice(&(protocol::PROTOCOL_3_0 as i32).to_be_bytes());
-                    msg.extend_from_slice(&0i32.to_be_bytes());
-                    io.wbuf.extend_from_slice(&msg);
-                }
-                break body;
-            }
-            c => {
-                let msg = format!(
-                    "unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
-                    c >> 16,
-                    c & 0xffff
-                );
-                return Err(io.fatal("0A000", &msg).await);
-            }
+            Ok(StartupPacket::Startup { minor, params }) => break (minor, params),
+            Err(e) => return Err(io.fatal(e.code(), &e.to_string()).await),
         }
     };
-
-    let Some(params) = protocol::startup_params(&body) else {
-        return Err(io
-            .fatal(
-                "08P01",
-                "invalid startup packet layout: expected terminator as last byte",
-            )
-            .await);
-    };
+    if minor != 0 {
+        // Newer minor version requested: tell the client we speak 3.0.
+        let mut msg = BytesMut::new();
+        msg.extend_from_slice(b"v");
+        msg.extend_from_slice(&12i32.to_be_bytes());
+        msg.extend_from_slice(&(protocol::PROTOCOL_3_0 as i32).to_be_bytes());
+        msg.extend_from_slice(&0i32.to_be_bytes());
+        io.wbuf.extend_from_slice(&msg);
+    }
     let get = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let Some(user_name) = get("user").filter(|u| !u.is_empty()).map(str::to_owned) else {
         return Err(io
@@ -150,7 +126,7 @@ pub async fn handshake(
     let pool = proxy.pool_for(db, user);
     let cancel = proxy.cancels.register();
     let catalog = proxy.catalog(&db.name);
-    let observed = super::session::Observed::new(
+    let observed = Observed::new(
         proxy.registry.register(&user.name, &db.name, peer, &application_name),
         pool.client(),
         pool.metrics.clone(),
@@ -158,7 +134,7 @@ pub async fn handshake(
             .is_some()
             .then(|| crate::metrics::RouteRecorder::new(proxy.metrics.clone(), &db.name)),
     );
-    let client = super::session::ClientInfo {
+    let client = ClientInfo {
         user: user.name.clone(),
         desired,
         catalog,
@@ -179,7 +155,7 @@ pub async fn handshake(
 /// does: a SCRAM salt stable per name, derived from the proxy's own secret,
 /// or (as often as known password users are md5 users) an md5 challenge.
 async fn authenticate(
-    io: &mut ClientIo,
+    io: &mut ClientConn<impl ClientStream>,
     user_name: &str,
     user: Option<&User>,
     proxy: &Proxy,
@@ -215,7 +191,7 @@ async fn authenticate(
 
 /// An md5 challenge (a fresh salt each time, as PostgreSQL sends); with no
 /// stored hash it matches nothing.
-async fn md5(io: &mut ClientIo, stored: Option<&str>) -> Result<bool, ClientError> {
+async fn md5(io: &mut ClientConn<impl ClientStream>, stored: Option<&str>) -> Result<bool, ClientError> {
     let mut salt = [0u8; 4];
     rand::thread_rng().fill_bytes(&mut salt);
     protocol::put_auth(&mut io.wbuf, 5, &salt);
@@ -226,7 +202,7 @@ async fn md5(io: &mut ClientIo, stored: Option<&str>) -> Result<bool, ClientErro
     Ok(stored.is_some_and(|s| auth::md5_matches(s, salt, response)))
 }
 
-async fn expect_password(io: &mut ClientIo) -> Result<crate::protocol::Frame, ClientError> {
+async fn expect_password(io: &mut ClientConn<impl ClientStream>) -> Result<crate::protocol::Frame, ClientError> {
     let frame = io.read_frame().await?;
     if frame.tag != b'p' {
         let msg = format!("expected password response, got message type {}", frame.tag);
@@ -235,7 +211,7 @@ async fn expect_password(io: &mut ClientIo) -> Result<crate::protocol::Frame, Cl
     Ok(frame)
 }
 
-async fn scram(io: &mut ClientIo, secret: &auth::ScramSecret) -> Result<bool, ClientError> {
+async fn scram(io: &mut ClientConn<impl ClientStream>, secret: &auth::ScramSecret) -> Result<bool, ClientError> {
     protocol::put_auth_sasl(&mut io.wbuf);
     io.flush().await?;
     let frame = expect_password(io).await?;

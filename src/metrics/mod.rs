@@ -6,18 +6,17 @@
 //! Child tables become labels only when `metrics_child_labels` is on; SQL
 //! text never does.
 
-pub mod http;
 pub mod read;
 pub mod routing;
-pub mod status;
 pub mod summary;
 
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
+use crate::backend::pool::PoolMetrics;
+use crate::catalog::live::CatalogMetrics;
 pub use routing::{RouteRecorder, RoutingStats};
 
 /// Buckets for the time spent routing one statement, in seconds (1 µs to 10 ms).
@@ -354,44 +353,6 @@ impl Metrics {
             children: self.catalog_children.with_label_values(&l),
         }
     }
-}
-
-/// One pool's counters (gauges are sampled from the pool at scrape time).
-#[derive(Debug, Clone)]
-pub struct PoolMetrics {
-    /// Time waited for a server.
-    pub wait: Histogram,
-    /// Servers lent.
-    pub checkouts: IntCounter,
-    /// Failed connects.
-    pub connect_errors: IntCounter,
-    /// Resets on release.
-    pub resets: IntCounter,
-    /// ReadyForQuery answers.
-    pub queries: IntCounter,
-    /// ReadyForQuery 'I' answers.
-    pub transactions: IntCounter,
-    /// Query durations.
-    pub query_duration: Histogram,
-    /// Bytes from clients.
-    pub bytes_received: IntCounter,
-    /// Bytes to clients.
-    pub bytes_sent: IntCounter,
-}
-
-/// One database's catalog metrics.
-#[derive(Debug, Clone)]
-pub struct CatalogMetrics {
-    /// Successful loads.
-    pub refreshes: IntCounter,
-    /// Failed loads.
-    pub failures: IntCounter,
-    /// Load time.
-    pub duration: Histogram,
-    /// Parents known.
-    pub parents: IntGauge,
-    /// Children known.
-    pub children: IntGauge,
 }
 
 #[cfg(test)]

@@ -27,11 +27,6 @@ pub fn startup_params(body: &[u8]) -> Option<Vec<(String, String)>> {
     }
 }
 
-/// The leading 32-bit integer of a startup-phase packet.
-pub fn startup_code(body: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(body.get(0..4)?.try_into().ok()?))
-}
-
 /// A decoded Parse message; `rest` is the parameter-type section, kept raw.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ParseMsg<'a> {
@@ -342,9 +337,10 @@ pub fn put_ready_for_query(buf: &mut BytesMut, status: TransactionStatus) {
 }
 
 /// Where a session stands, as ReadyForQuery reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransactionStatus {
     /// `I`: outside a transaction block.
+    #[default]
     Idle,
     /// `T`: inside one.
     InBlock,

@@ -5,9 +5,13 @@
 
 pub mod codec;
 pub mod frame;
+pub mod startup;
+pub mod tags;
 
 pub use codec::*;
 pub use frame::{cut_frame, cut_startup, peek_header, Frame, FrameError};
+pub use startup::{StartupError, StartupPacket};
+pub use tags::{ClientTag, ServerTag};
 
 /// Protocol version 3.0 as sent in a StartupMessage.
 pub const PROTOCOL_3_0: u32 = 196_608;

@@ -6,12 +6,13 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 
 use super::values_scan::{self, CastValue, KeyItem};
-use super::{normalize, parts, PassReason, Route, TargetReport, Walker};
+use super::{PassReason, Route, TargetReport, Walker};
 use crate::catalog::{Hierarchy, HierarchyKind, KeySpec, TableName, Unmatched, ValueRoute};
 use crate::keys::compare::assignment;
 use crate::keys::predicate::{assigned_value, typed_constant};
 use crate::keys::typed::{cast, CastTarget};
 use crate::keys::{KeyValue, Reading, SqlType, TypMod, Typed};
+use crate::names::{normalize, parts};
 use crate::rewrite::Splicer;
 
 /// Routes an INSERT into a parent: into one child when every row belongs to

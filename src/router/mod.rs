@@ -17,14 +17,16 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 
 use sqlparser::ast::{
-    visit_expressions, Expr, FromTable, Ident, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, Query,
-    SetExpr, Spanned, Statement, TableFactor, TableWithJoins, UpdateTableFromKind,
+    visit_expressions, Expr, FromTable, Ident, JoinConstraint, JoinOperator, ObjectName, Query, SetExpr, Spanned,
+    Statement, TableFactor, TableWithJoins, UpdateTableFromKind,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use crate::catalog::{Catalog, Hierarchy, KeySpec, Resolved, TableName};
 use crate::keys::{analyze, KeyPredicate, Param, Reading, TimeZoneRule};
+pub use crate::names::name_parts;
+use crate::names::{fold_identifier, normalize, normalized, parts};
 use crate::rewrite::Splicer;
 use crate::text::contains_ci;
 
@@ -401,53 +403,6 @@ fn unquote_str(s: &str) -> String {
         Some(inner) => inner.replace("\"\"", "\""),
         None => fold_identifier(s),
     }
-}
-
-/// An unquoted identifier as PostgreSQL stores it: ASCII letters folded to
-/// lower case (others kept), cut to 63 bytes.
-fn fold_identifier(s: &str) -> String {
-    truncate_identifier(&s.to_ascii_lowercase())
-}
-
-/// Identifiers longer than 63 bytes are cut, at a character boundary.
-fn truncate_identifier(s: &str) -> String {
-    let mut end = s.len().min(63);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s[..end].to_owned()
-}
-
-/// An identifier as PostgreSQL stores it: quoted as written, else lower case.
-/// The parts of a dotted name as PostgreSQL reads them (unquoted ones folded
-/// to lower case).
-pub fn name_parts(name: &ObjectName) -> Option<Vec<String>> {
-    Some(parts(name)?.into_iter().map(normalize).collect())
-}
-
-fn normalize(id: &Ident) -> String {
-    normalized(id).into_owned()
-}
-
-/// [`normalize`], borrowing when the name needs no folding.
-fn normalized(id: &Ident) -> std::borrow::Cow<'_, str> {
-    let long = id.value.len() > 63;
-    match id.quote_style {
-        Some(_) if !long => std::borrow::Cow::Borrowed(&id.value),
-        Some(_) => std::borrow::Cow::Owned(truncate_identifier(&id.value)),
-        None if !long && !id.value.bytes().any(|b| b.is_ascii_uppercase()) => std::borrow::Cow::Borrowed(&id.value),
-        None => std::borrow::Cow::Owned(fold_identifier(&id.value)),
-    }
-}
-
-fn parts(name: &ObjectName) -> Option<Vec<&Ident>> {
-    name.0
-        .iter()
-        .map(|p| match p {
-            ObjectNamePart::Identifier(id) => Some(id),
-            _ => None,
-        })
-        .collect()
 }
 
 /// One appearance of a parent in the statement.

@@ -7,9 +7,9 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::{normalize, parts};
 use crate::keys::typed::cast_target;
 use crate::keys::TypMod;
+use crate::names::{normalize, parts};
 use crate::rewrite::Splicer;
 
 /// A session-level prepared-statement command.

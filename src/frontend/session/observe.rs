@@ -6,9 +6,11 @@ use std::time::{Duration, Instant};
 
 use super::Session;
 use crate::backend::pool::PoolClient;
+use crate::backend::pool::PoolMetrics;
 use crate::catalog::Catalog;
+use crate::client_conn::ClientStream;
 use crate::clients::{now_ms, Registered};
-use crate::metrics::{PoolMetrics, RouteRecorder};
+use crate::metrics::RouteRecorder;
 use crate::router::Route;
 
 /// A session's handles into the proxy's metrics and client registry.
@@ -39,7 +41,7 @@ impl Observed {
     }
 }
 
-impl Session {
+impl<S: ClientStream> Session<S> {
     /// Records a routing decision that took `took`.
     pub(super) fn observe_route(&mut self, route: &Route, sql: &str, catalog: &Catalog, took: Duration) {
         if let Some(r) = self.observed.recorder.as_mut() {

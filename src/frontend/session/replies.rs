@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 
 use super::merge::MergedInsert;
+use crate::protocol::ServerTag;
 
 /// What the server will answer next, for one message already sent.
 #[derive(Debug)]
@@ -32,7 +33,7 @@ pub(super) enum Expect {
     /// Bind/Execute/Close per part; replies merged as for `MergedInsert`.
     SplitExecute(Box<MergedInsert>),
     /// A reply to a message of the proxy's own that the client must not see.
-    Hidden(u8),
+    Hidden(ServerTag),
     /// The proxy's own SQL PREPARE of a routed variant under this name: its
     /// whole reply is dropped.
     HiddenPrepare(Arc<str>),
@@ -53,14 +54,17 @@ impl Expect {
     }
 
     /// Whether a server message with `tag` completes this expectation.
-    pub(super) fn ends_with(&self, tag: u8) -> bool {
+    pub(super) fn ends_with(&self, tag: ServerTag) -> bool {
+        use ServerTag as T;
         match self {
-            Expect::Parse { .. } => tag == b'1',
-            Expect::Bind => tag == b'2',
-            Expect::Close => tag == b'3',
-            Expect::Describe => tag == b'T' || tag == b'n',
-            Expect::Execute => matches!(tag, b'C' | b'I' | b's'),
-            Expect::Sync | Expect::Query | Expect::MergedInsert(_) | Expect::HiddenPrepare(_) => tag == b'Z',
+            Expect::Parse { .. } => tag == T::ParseComplete,
+            Expect::Bind => tag == T::BindComplete,
+            Expect::Close => tag == T::CloseComplete,
+            Expect::Describe => matches!(tag, T::RowDescription | T::NoData),
+            Expect::Execute => matches!(tag, T::CommandComplete | T::EmptyQueryResponse | T::PortalSuspended),
+            Expect::Sync | Expect::Query | Expect::MergedInsert(_) | Expect::HiddenPrepare(_) => {
+                tag == T::ReadyForQuery
+            }
             Expect::Hidden(t) => tag == *t,
             Expect::SplitExecute(_) | Expect::Synthetic(_) | Expect::CopyEnd => false,
         }
@@ -169,7 +173,7 @@ impl ReplyQueue {
     }
 
     /// Pops the head when a server message with `tag` completes it.
-    pub(super) fn complete(&mut self, tag: u8) {
+    pub(super) fn complete(&mut self, tag: ServerTag) {
         if self.entries.front().is_some_and(|e| e.ends_with(tag)) {
             self.entries.pop_front();
         }
@@ -264,7 +268,7 @@ mod tests {
             if q.front().is_none_or(Expect::forwards) {
                 seen.push(tag);
             }
-            q.complete(tag);
+            q.complete(ServerTag::of(tag));
             let mut out = BytesMut::new();
             q.emit_synthetic(&mut out);
             seen.extend_from_slice(&out);
@@ -328,7 +332,7 @@ mod tests {
             forward: false,
             server_name: Some("s1".into()),
         });
-        q.push(Expect::Hidden(b'2'));
+        q.push(Expect::Hidden(ServerTag::BindComplete));
         q.push(Expect::Execute);
         q.push(Expect::Sync);
         assert_eq!(replay(&mut q, b"12CZ"), b"CZ");

@@ -12,7 +12,9 @@ use axum::Router;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::app::Proxy;
+use crate::proxy::Proxy;
+
+mod status;
 
 /// How long `/readyz` waits for each database.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,7 +38,7 @@ async fn page() -> Html<&'static str> {
 }
 
 async fn status_json(State(proxy): State<Arc<Proxy>>) -> Response {
-    let body = super::status::status(&proxy).to_string();
+    let body = status::status(&proxy).to_string();
     (
         [
             (header::CONTENT_TYPE, "application/json"),

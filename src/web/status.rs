@@ -5,11 +5,11 @@ use std::cmp::Ordering;
 
 use serde_json::{json, Value};
 
-use super::read::{merge_buckets, quantile, samples};
-use super::routing::OUTCOMES;
-use super::summary::routes_by_parent;
-use crate::app::Proxy;
 use crate::catalog::{Child, Hierarchy};
+use crate::metrics::read::{merge_buckets, quantile, samples};
+use crate::metrics::routing::OUTCOMES;
+use crate::metrics::summary::routes_by_parent;
+use crate::proxy::Proxy;
 
 /// Children in key order (by the start of their first range); children
 /// whose bounds are unknown or not ranges keep catalog order, at the end.
