@@ -116,3 +116,88 @@ impl MergedInsert {
         protocol::put_command_complete(to_client, &format!("INSERT 0 {}", self.total));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::cut_frame;
+
+    fn frame(build: impl FnOnce(&mut BytesMut)) -> Frame {
+        let mut b = BytesMut::new();
+        build(&mut b);
+        cut_frame(&mut b, 1 << 20).unwrap().unwrap()
+    }
+
+    fn row(v: &str) -> Frame {
+        frame(|b| protocol::put_data_row(b, &[Some(v)]))
+    }
+
+    fn tag(t: &str) -> Frame {
+        frame(|b| protocol::put_command_complete(b, t))
+    }
+
+    /// What the client sees: rows' values and command tags, in order.
+    fn seen(mut out: BytesMut) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Some(f) = cut_frame(&mut out, 1 << 20).unwrap() {
+            v.push(match f.tag {
+                b'D' => String::from_utf8_lossy(&f.body()[6..]).into_owned(),
+                b'C' => protocol::decode_command_tag(f.body()).unwrap_or("").to_owned(),
+                t => (t as char).to_string(),
+            });
+        }
+        v
+    }
+
+    #[test]
+    fn returning_rows_come_back_in_values_order_under_one_tag() {
+        // VALUES (a), (b), (c): a and c went to the first child, b to the second.
+        let mut m = MergedInsert::new(vec![vec![0, 2], vec![1]]);
+        let mut out = BytesMut::new();
+        let describe = frame(|b| protocol::put_row_description(b, &["v"]));
+        assert!(m.take(&describe, &mut out), "the first description is forwarded");
+        for f in [row("a"), row("c"), tag("INSERT 0 2")] {
+            assert!(!m.take(&f, &mut out));
+        }
+        assert!(!m.take(&describe, &mut out), "the second part's description is not");
+        for f in [row("b"), tag("INSERT 0 1")] {
+            assert!(!m.take(&f, &mut out));
+        }
+        let ready = frame(|b| protocol::put_ready_for_query(b, protocol::TransactionStatus::Idle));
+        assert!(m.take(&ready, &mut out));
+        assert_eq!(seen(out), ["a", "b", "c", "INSERT 0 3"]);
+    }
+
+    #[test]
+    fn a_failed_part_leaves_only_the_error() {
+        let mut m = MergedInsert::new(vec![vec![0], vec![1]]);
+        let mut out = BytesMut::new();
+        assert!(!m.take(&tag("INSERT 0 1"), &mut out));
+        m.failed = true;
+        let ready = frame(|b| protocol::put_ready_for_query(b, protocol::TransactionStatus::Idle));
+        assert!(m.take(&ready, &mut out));
+        assert!(out.is_empty(), "no tag for an INSERT that failed");
+    }
+
+    #[test]
+    fn extended_parts_end_with_their_last_close() {
+        let mut m = MergedInsert::new(vec![vec![1], vec![0]]);
+        let mut out = BytesMut::new();
+        let close = frame(|b| protocol::put_empty(b, b'3'));
+        let bind = frame(|b| protocol::put_empty(b, b'2'));
+        for f in [
+            bind.clone(),
+            row("second"),
+            tag("INSERT 0 1"),
+            close.clone(),
+            bind,
+            row("first"),
+            tag("INSERT 0 1"),
+        ] {
+            assert!(!m.take_extended(&f, &mut out));
+        }
+        assert!(out.is_empty(), "nothing before the last part is done");
+        assert!(m.take_extended(&close, &mut out));
+        assert_eq!(seen(out), ["first", "second", "INSERT 0 2"]);
+    }
+}

@@ -38,6 +38,8 @@ mod routing;
 mod server_messages;
 mod server_slot;
 mod statements;
+#[cfg(test)]
+mod tests;
 mod transaction;
 
 use ddl_watch::DdlWatch;

@@ -352,6 +352,18 @@ mod tests {
     }
 
     #[test]
+    fn copy_out_replies_all_reach_the_client() {
+        let mut q = ReplyQueue::default();
+        q.push(Expect::Query);
+        let mut out = BytesMut::new();
+        q.synthetic(Bytes::from_static(b"1"), &mut out);
+        assert!(out.is_empty(), "behind the COPY");
+        // CopyOutResponse, two rows, CopyDone, the tag, ReadyForQuery.
+        assert_eq!(replay(&mut q, b"HddcCZ"), b"HddcCZ1");
+        assert!(q.is_empty());
+    }
+
+    #[test]
     fn skipped_parses_name_the_statements_that_do_not_exist() {
         let mut q = ReplyQueue::default();
         q.push(Expect::Bind);
