@@ -7,11 +7,65 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use prometheus::{Histogram, IntCounter};
+use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::conn::{BackendError, BackendTarget, ServerConn};
-use crate::config::PoolSettings;
-use prometheus::{Histogram, IntCounter};
+
+/// How long a client keeps a backend connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolMode {
+    /// A backend is held for the whole client session.
+    #[default]
+    Session,
+    /// A backend is held for one transaction and returned at ReadyForQuery `I`.
+    Transaction,
+}
+
+impl PoolMode {
+    /// `session` or `transaction`, as the configuration spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoolMode::Session => "session",
+            PoolMode::Transaction => "transaction",
+        }
+    }
+}
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Session or transaction pooling.
+    pub mode: PoolMode,
+    /// Most backend connections per (database, user).
+    pub pool_size: usize,
+    /// Backend connections kept open even when idle.
+    pub min_pool_size: usize,
+    /// Limit on connecting and authenticating to PostgreSQL.
+    pub connect_timeout: Duration,
+    /// Idle backends above `min_pool_size` are closed after this long.
+    pub idle_timeout: Duration,
+    /// Backends are closed (when idle) after this long.
+    pub max_lifetime: Duration,
+    /// A client waiting this long for a backend gets an error.
+    pub wait_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            mode: PoolMode::Session,
+            pool_size: 20,
+            min_pool_size: 0,
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            max_lifetime: Duration::from_secs(3600),
+            wait_timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Why a checkout failed.
 #[derive(Debug, thiserror::Error)]
