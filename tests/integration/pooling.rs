@@ -244,7 +244,11 @@ async fn min_pool_size_opens_connections_ahead() {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let n: i64 = admin
-            .query_one("SELECT count(*) FROM pg_stat_activity WHERE usename = 'warmpool'", &[])
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'warmpool' \
+                 AND application_name <> 'partproxy-catalog'",
+                &[],
+            )
             .await
             .unwrap()
             .get(0);
